@@ -1,0 +1,250 @@
+"""Essentia feature engine: the one extractor configuration, and pool -> named vector.
+
+Reads and writes no files. ``extractor.py`` decodes audio and calls :func:`analyse`.
+Everything that decides what a feature vector means lives here: the analysis sample rate,
+frame and hop sizes, which Essentia ``Extractor`` groups run, and which statistics are
+taken over frames. Training and prediction both use :data:`DEFAULT_CONFIG` unless told
+otherwise, and every artifact records :meth:`ExtractorConfig.to_dict`, so they cannot drift.
+
+Example::
+
+    >>> import numpy as np
+    >>> from essentia_engine import DEFAULT_CONFIG, analyse, feature_names
+    >>> y = np.zeros(22050, dtype=np.float32)
+    >>> vec = analyse(y, DEFAULT_CONFIG)
+    >>> len(vec) == len(feature_names(DEFAULT_CONFIG))
+    True
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import warnings
+
+import numpy as np
+
+from va_utils import EmoTagError
+
+_STATS = ("mean", "stdev", "min", "max", "p10", "p90", "dmean", "dstdev")
+
+# Rhythm/tonal outputs kept, and how: "scalar" keeps a number, "frames" takes statistics
+# over a (frames,) or (frames, dims) array, "vector" keeps a fixed-length array as is.
+_RHYTHM_KEYS = {
+    "rhythm.bpm": "scalar", "rhythm.confidence": "scalar", "rhythm.onset_rate": "scalar",
+    "rhythm.first_peak_bpm": "scalar", "rhythm.first_peak_weight": "scalar",
+    "rhythm.second_peak_bpm": "scalar", "rhythm.second_peak_weight": "scalar",
+    "rhythm.bpm_intervals": "frames",
+}
+_TONAL_KEYS = {
+    "tonal.hpcp": "frames", "tonal.chords_strength": "frames",
+    "tonal.tuning_frequency": "frames", "tonal.key_strength": "scalar",
+    "tonal.chords_changes_rate": "scalar", "tonal.chords_number_rate": "scalar",
+    "tonal.chords_histogram": "vector",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorConfig:
+    """Everything that defines a feature vector.
+
+    Parameters
+    ----------
+    sample_rate : int, Hz
+        Analysis rate; audio is downmixed to mono and resampled to it.
+    frame_size, hop_size : int, samples
+        Low-level framing at ``sample_rate``.
+    rhythm, tonal : bool
+        Also run Essentia's rhythm group, or its tuning + mid-level (tonal) group.
+    stats : tuple of str
+        Statistics over frames, from ``mean, stdev, min, max, p10, p90, dmean, dstdev``
+        (``d*`` are over first differences).
+    """
+
+    sample_rate: int = 22050
+    frame_size: int = 2048
+    hop_size: int = 1024
+    rhythm: bool = False
+    tonal: bool = False
+    stats: tuple = ("mean", "stdev")
+
+    def __post_init__(self):
+        bad = [s for s in self.stats if s not in _STATS]
+        if bad or not self.stats:
+            raise EmoTagError(f"Unknown statistics {bad}; expected some of {_STATS}")
+        if self.sample_rate < 4000 or self.frame_size < 64 or not 0 < self.hop_size <= self.frame_size:
+            raise EmoTagError(f"Implausible extractor settings: {self}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["stats"] = list(self.stats)
+        d["engine"] = "essentia.standard.Extractor"
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExtractorConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in fields}
+        if "stats" in kw:
+            kw["stats"] = tuple(kw["stats"])
+        return cls(**kw)
+
+    @property
+    def key(self) -> str:
+        """Short stable hash of the configuration (cache and database key)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest signal analysed without padding: one frame."""
+        return self.frame_size
+
+
+DEFAULT_CONFIG = ExtractorConfig()
+
+
+def _essentia():
+    import essentia
+    essentia.log.infoActive = False
+    essentia.log.warningActive = False
+    import essentia.standard as es
+    return es
+
+
+@functools.lru_cache(maxsize=8)
+def _algorithm(config: ExtractorConfig):
+    """One configured Essentia ``Extractor`` per config and process, reused across files."""
+    es = _essentia()
+    return es.Extractor(
+        lowLevel=True, rhythm=config.rhythm, midLevel=config.tonal, tuning=config.tonal,
+        highLevel=False, dynamics=False, relativeIoi=False, sampleRate=float(config.sample_rate),
+        lowLevelFrameSize=config.frame_size, lowLevelHopSize=config.hop_size,
+    )
+
+
+def _frame_stats(a: np.ndarray, stats) -> list[tuple[str, np.ndarray]]:
+    """Statistics over axis 0 of a (frames,) or (frames, dims) array, NaN-safe."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    a = np.where(np.isfinite(a), a, np.nan)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        d = np.diff(a, axis=0) if a.shape[0] > 1 else np.zeros((1, a.shape[1]))
+        for s in stats:
+            if s == "mean":
+                v = np.nanmean(a, axis=0)
+            elif s == "stdev":
+                v = np.nanstd(a, axis=0)
+            elif s == "min":
+                v = np.nanmin(a, axis=0) if a.shape[0] else np.full(a.shape[1], np.nan)
+            elif s == "max":
+                v = np.nanmax(a, axis=0) if a.shape[0] else np.full(a.shape[1], np.nan)
+            elif s == "p10":
+                v = np.nanpercentile(a, 10, axis=0) if a.shape[0] else np.full(a.shape[1], np.nan)
+            elif s == "p90":
+                v = np.nanpercentile(a, 90, axis=0) if a.shape[0] else np.full(a.shape[1], np.nan)
+            elif s == "dmean":
+                v = np.nanmean(np.abs(d), axis=0)
+            else:  # dstdev
+                v = np.nanstd(d, axis=0)
+            out.append((s, v))
+    return out
+
+
+def aggregate(pool, config: ExtractorConfig) -> dict[str, float]:
+    """Turn an Essentia pool into an ordered ``{name: value}`` dict.
+
+    Frame-wise descriptors get one value per statistic, named ``<descriptor>.<stat>`` or,
+    for arrays, ``<descriptor>.<stat>.<i>``. Values may be NaN where a descriptor is
+    undefined (for example over digital silence); :func:`analyse` decides what to do.
+    """
+    feats: dict[str, float] = {}
+
+    def put_stats(name, arr):
+        arr = np.asarray(arr, dtype=np.float64)
+        for s, v in _frame_stats(arr, config.stats):
+            if arr.ndim == 1:
+                feats[f"{name}.{s}"] = float(v[0])
+            else:
+                for i, x in enumerate(v):
+                    feats[f"{name}.{s}.{i}"] = float(x)
+
+    names = sorted(pool.descriptorNames())
+    for name in names:
+        if name.startswith(("lowLevel.", "sfx.")):
+            put_stats(name, pool[name])
+    for table, enabled in ((_RHYTHM_KEYS, config.rhythm), (_TONAL_KEYS, config.tonal)):
+        if not enabled:
+            continue
+        for name, kind in table.items():
+            val = pool[name] if name in names else None
+            if kind == "scalar":
+                v = np.asarray(val if val is not None else np.nan, dtype=np.float64).ravel()
+                feats[name] = float(v[0]) if v.size else float("nan")
+            elif kind == "frames":
+                arr = np.asarray(val if val is not None else [], dtype=np.float64)
+                if name == "rhythm.bpm_intervals" or arr.ndim == 1:
+                    arr = arr.reshape(-1)
+                put_stats(name, arr)
+            else:
+                for i, x in enumerate(np.asarray(val, dtype=np.float64).ravel()):
+                    feats[f"{name}.{i}"] = float(x)
+    return feats
+
+
+def _reference_signal(sr: int) -> np.ndarray:
+    """A fixed 3 s test signal (tone + noise + clicks) used to list the feature names."""
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * sr) / sr
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
+    y[:: sr // 2] += 0.9
+    return y.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def feature_names(config: ExtractorConfig = DEFAULT_CONFIG) -> tuple[str, ...]:
+    """The ordered feature names of ``config`` (the columns of every feature table)."""
+    pool = _algorithm(config)(_reference_signal(config.sample_rate))
+    return tuple(aggregate(pool, config).keys())
+
+
+def analyse(y: np.ndarray, config: ExtractorConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Features of a mono signal already at ``config.sample_rate``.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,), float32 in [-1, 1]
+        Mono audio. Signals shorter than one frame are zero-padded to one frame, with a
+        warning. Non-finite samples must be removed by the caller.
+
+    Returns
+    -------
+    features : np.ndarray, shape (len(feature_names(config)),), float64
+        Finite values in the order of :func:`feature_names`. Descriptors that are
+        undefined for this signal (all frames NaN, as over digital silence) are set to 0
+        with a warning.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise EmoTagError(f"Audio must be mono and one-dimensional, given y.shape={y.shape}")
+    if y.size < config.min_samples:
+        warnings.warn(
+            f"signal of {y.size / config.sample_rate:.3f} s is shorter than one analysis frame "
+            f"({config.min_samples / config.sample_rate:.3f} s); zero-padded to one frame",
+            stacklevel=2,
+        )
+        y = np.pad(y, (0, config.min_samples - y.size))
+    names = feature_names(config)
+    feats = aggregate(_algorithm(config)(y), config)
+    vec = np.array([feats.get(n, np.nan) for n in names], dtype=np.float64)
+    bad = ~np.isfinite(vec)
+    if bad.any():
+        shown = ", ".join(np.array(names)[bad][:3])
+        warnings.warn(f"{int(bad.sum())} descriptors undefined for this signal ({shown}, ...); set to 0",
+                      stacklevel=2)
+        vec[bad] = 0.0
+    return vec

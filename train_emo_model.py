@@ -1,0 +1,194 @@
+"""Stage 1: train the valence and arousal models.
+
+Reads labelled audio corpora (RAVDESS, Emotify, Emo-Soundscapes, or a generic
+``file,valence,arousal[,group]`` CSV) and extracts their features, or reads feature tables
+written earlier (``--features``), so retraining needs no audio.
+
+Writes, in ``--out-dir``:
+  out_Valence.csv, out_Arousal.csv   features, target and group (+ .meta.json sidecars)
+  out_labels.csv                     every human label kept per file (for the database)
+  cv_report.csv                      grouped nested-CV R², RMSE, r and CCC, mean ± std
+  cv_folds.csv                       the same metrics per fold
+  cv_predicted_vs_true.png/.svg      out-of-fold predictions against truth
+and in ``--models-dir``: trained_valence_model.joblib and trained_arousal_model.joblib,
+each with a .json copy of its metadata (feature list, extractor config, library
+versions, training-data hash, CV scores, date).
+
+Each model is a scikit-learn Pipeline (StandardScaler -> SelectKBest(f_regression) -> SVR)
+whose hyperparameters are searched under grouped K-fold CV. Reported scores come from
+nested CV: the search runs inside each outer training fold, and groups (actor, track,
+source recording) never straddle a split.
+
+Examples:
+  python train_emo_model.py --ravdess ../shared/data/ravdess_speech --emotify ../shared/data/emotify -j 2
+  python train_emo_model.py --features data/out_Valence.csv data/out_Arousal.csv
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from essentia_engine import DEFAULT_CONFIG, feature_names
+from extractor import extract_batch
+from va_cli import add_common_args, cache_dir, exit_main, parser, run_main, show_progress
+from va_data_loader import load_corpus, load_lexicon
+from va_evaluation import nested_cv, summarise, svr_pipeline, fit_search
+from va_io import TARGETS, TRAINING_META_COLUMNS, read_training_table, save_model, write_csv
+from va_plotter import plot_pred_vs_true
+from va_utils import BadLabelError, EmoTagError, log
+
+MODEL_FILES = {"valence": "trained_valence_model.joblib", "arousal": "trained_arousal_model.joblib"}
+TABLE_FILES = {"valence": "out_Valence.csv", "arousal": "out_Arousal.csv"}
+
+
+def build_parser():
+    ap = parser(__doc__)
+    src = ap.add_argument_group("training data (give corpora, or --features)")
+    src.add_argument("--ravdess", metavar="DIR", help="RAVDESS speech folder (Actor_XX/*.wav|flac)")
+    src.add_argument("--emotify", metavar="DIR", help="Emotify folder holding labels.csv")
+    src.add_argument("--emo-soundscapes", metavar="DIR", help="Emo-Soundscapes root folder")
+    src.add_argument("--csv", metavar="FILE", action="append", default=[],
+                     help="generic labelled CSV file,valence,arousal[,group] (repeatable)")
+    src.add_argument("--audio-root", metavar="DIR", help="root for the paths of --csv files (default: the CSV's folder)")
+    src.add_argument("--features", metavar="CSV", nargs="+",
+                     help="retrain from out_Valence.csv and/or out_Arousal.csv instead of audio")
+    ap.add_argument("--lexicon", help="NRC-VAD lexicon (file or folder) for category targets (default: data/descriptor_lexicon.csv)")
+    ap.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS), help="which models to train")
+    ap.add_argument("--folds", type=int, default=5, help="outer grouped CV folds")
+    ap.add_argument("--inner-folds", type=int, default=3, help="grouped folds of the hyperparameter search")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    add_common_args(ap, db=False, out_dir=True)
+    return ap
+
+
+def main(argv=None):
+    return run_main(_run, build_parser(), argv)
+
+
+def data_hash(df: pd.DataFrame) -> str:
+    """sha256 of a training table's content (rows sorted by sha256)."""
+    d = df.sort_values("sha256").reset_index(drop=True)
+    return hashlib.sha256(pd.util.hash_pandas_object(d, index=False).to_numpy().tobytes()).hexdigest()
+
+
+def tables_from_audio(args, out_dir):
+    """Extract features of every labelled file; write out_*.csv and out_labels.csv."""
+    lex = load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
+    frames = []
+    for kind, path in (("ravdess", args.ravdess), ("emotify", args.emotify), ("emo-soundscapes", args.emo_soundscapes)):
+        if path:
+            frames.append(load_corpus(kind, path, lexicon=lex))
+    frames += [load_corpus("csv", c, audio_root=args.audio_root) for c in args.csv]
+    if not frames:
+        raise BadLabelError("no training data: give --ravdess, --emotify, --emo-soundscapes, --csv or --features")
+    labels = pd.concat(frames, ignore_index=True)
+    log.info("extracting features of %d labelled files", len(labels))
+    results = extract_batch(labels["path"], config=DEFAULT_CONFIG, jobs=args.jobs,
+                            cache_dir=cache_dir(args), progress=show_progress(args))
+    for r in results:
+        if not r.ok:
+            log.error("%s: %s (skipped)", r.path, r.error)
+    ok = np.array([r.ok for r in results])
+    if not ok.any():
+        raise EmoTagError("no training file could be analysed")
+    labels = labels.loc[ok].reset_index(drop=True)
+    good = [r for r in results if r.ok]
+    labels.insert(0, "sha256", [r.sha256 for r in good])
+    dup = labels["sha256"].duplicated()
+    if dup.any():
+        log.warning("%d files are byte-identical copies of others; each is used once", int(dup.sum()))
+    feats = pd.DataFrame(np.vstack([r.features for r in good]), columns=list(feature_names(DEFAULT_CONFIG)))
+    labels, feats = labels.loc[~dup].reset_index(drop=True), feats.loc[~dup.to_numpy()].reset_index(drop=True)
+    tables = {}
+    for t in args.targets:
+        tab = pd.concat([labels[TRAINING_META_COLUMNS + [t]], feats], axis=1)
+        write_csv(tab, out_dir / TABLE_FILES[t], config=DEFAULT_CONFIG, source="train_emo_model.py (audio)")
+        tables[t] = tab
+    extra = [c for c in labels.columns if c not in ("path",)]
+    write_csv(labels[extra], out_dir / "out_labels.csv")
+    return tables
+
+
+def tables_from_features(args):
+    tables = {}
+    for p in args.features:
+        df, target = read_training_table(p, config=DEFAULT_CONFIG)
+        if target in tables:
+            raise BadLabelError(f"{p}: a second table for target {target!r}")
+        tables[target] = df
+    missing = [t for t in args.targets if t not in tables]
+    if missing:
+        raise BadLabelError(f"--features gives no table for {missing}; pass its out_*.csv or choose --targets")
+    return tables
+
+
+def train_target(target, table, args):
+    names = list(feature_names(DEFAULT_CONFIG))
+    X, y = table[names].to_numpy(float), table[target].to_numpy(float)
+    groups = table["group"].astype(str).to_numpy()
+    pipe, grid = svr_pipeline(len(names))
+    log.info("%s: nested grouped CV (%d outer x %d inner folds) on %d files in %d groups", target, args.folds,
+             args.inner_folds, len(y), len(np.unique(groups)))
+    folds, oof = nested_cv(pipe, grid, X, y, groups, folds=args.folds, inner_folds=args.inner_folds,
+                           jobs=args.jobs, seed=args.seed, strata=table["corpus"].astype(str).to_numpy())
+    search = fit_search(pipe, grid, X, y, groups, folds=args.folds, jobs=args.jobs, seed=args.seed)
+    summary = summarise(folds, target=target)
+    return search, folds, summary, oof
+
+
+def _run(args):
+    from pathlib import Path
+    out_dir, models_dir = Path(args.out_dir), Path(args.models_dir)
+    if args.features and (args.ravdess or args.emotify or args.emo_soundscapes or args.csv):
+        raise BadLabelError("give either corpora or --features, not both")
+    tables = tables_from_features(args) if args.features else tables_from_audio(args, out_dir)
+    reports, all_folds, figs = [], [], {}
+    for target in args.targets:
+        table = tables[target]
+        search, folds, summary, oof = train_target(target, table, args)
+        reports.append(summary)
+        all_folds.append(folds.assign(target=target))
+        figs[target] = pd.DataFrame({"y": table[target], "yhat": oof, "corpus": table["corpus"]})
+        allrow = summary[summary["subset"] == "all"].set_index("metric")
+        meta = {
+            "kind": "va", "target": target, "name": f"{target}_svr",
+            "feature_names": list(feature_names(DEFAULT_CONFIG)), "extractor": DEFAULT_CONFIG.to_dict(),
+            "training_data": {"sha256": data_hash(table), "n_files": int(len(table)),
+                              "n_groups": int(table["group"].nunique()),
+                              "corpora": table["corpus"].value_counts().to_dict(),
+                              "source": [str(p) for p in args.features] if args.features else "audio"},
+            "best_params": search.best_params_,
+            "cv": {"scheme": f"nested GroupKFold {args.folds}x{args.inner_folds}, seed {args.seed}",
+                   **{m: {"mean": float(allrow.loc[m, "mean"]), "std": float(allrow.loc[m, "std"])}
+                      for m in allrow.index},
+                   "per_subset": summary.to_dict(orient="records")},
+        }
+        sha = save_model(search.best_estimator_, models_dir / MODEL_FILES[target], metadata=meta)
+        log.info("%s model: %s (sha256 %s…)", target, models_dir / MODEL_FILES[target], sha[:12])
+    report = pd.concat(reports, ignore_index=True)
+    write_csv(report, out_dir / "cv_report.csv")
+    write_csv(pd.concat(all_folds, ignore_index=True), out_dir / "cv_folds.csv")
+    fig = plot_pred_vs_true(figs, out_dir / "cv_predicted_vs_true", title="Grouped nested CV")
+    if not args.quiet:
+        print(format_report(report))
+        print(f"\nwrote {out_dir / 'cv_report.csv'}, {fig} and models in {models_dir}")
+    return 0
+
+
+def format_report(report: pd.DataFrame) -> str:
+    """The CV report as an aligned text table: one row per target and subset."""
+    rows = []
+    for (target, subset), g in report.groupby(["target", "subset"], sort=False):
+        g = g.set_index("metric")
+        cells = [f"{g.loc[m, 'mean']:.3f} ± {g.loc[m, 'std']:.3f}" for m in ("r2", "rmse", "r", "ccc")]
+        rows.append([target, subset, str(int(g["n"].iloc[0]))] + cells)
+    head = ["target", "subset", "n", "R²", "RMSE", "r", "CCC"]
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+
+if __name__ == "__main__":
+    exit_main(main)
