@@ -106,7 +106,8 @@ def tables_from_audio(args, out_dir):
         tab = pd.concat([labels[TRAINING_META_COLUMNS + [t]], feats], axis=1)
         write_csv(tab, out_dir / TABLE_FILES[t], config=DEFAULT_CONFIG, source="train_emo_model.py (audio)")
         tables[t] = tab
-    extra = [c for c in labels.columns if c not in ("path",)]
+    bookkeeping = ("path", "modality", "channel", "emotion_id", "statement", "repetition", "is_mix")
+    extra = [c for c in labels.columns if c not in bookkeeping]
     write_csv(labels[extra], out_dir / "out_labels.csv")
     return tables
 

@@ -36,6 +36,7 @@ import pandas as pd
 from essentia_engine import ExtractorConfig, feature_names
 from va_utils import BadLabelError, ModelMismatchError, __version__, sha256_file
 
+FILE_KEY = ["sha256", "path"]  # the same audio may sit at several paths
 FEATURE_META_COLUMNS = ["sha256", "path", "duration", "sample_rate", "channels"]
 TRAINING_META_COLUMNS = ["sha256", "file", "corpus", "group"]
 PREDICTION_COLUMNS = ["sha256", "path", "valence", "arousal", "valence_model", "arousal_model"]
@@ -43,6 +44,12 @@ TARGETS = ("valence", "arousal")
 
 
 # ---------------------------------------------------------------------------- writing
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_write(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +59,7 @@ def _atomic_write(path: Path, write) -> None:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -84,15 +92,15 @@ def _now() -> str:
 
 
 # ---------------------------------------------------------------------------- reading
-def read_csv(path, *, required=(), key: str | None = "sha256", numeric=(), finite=()) -> pd.DataFrame:
+def read_csv(path, *, required=(), key="sha256", numeric=(), finite=()) -> pd.DataFrame:
     """Read a hand-off CSV and validate it.
 
     Parameters
     ----------
     required : sequence of str
         Columns that must exist.
-    key : str or None
-        Column whose values must be unique.
+    key : str, list of str, or None
+        Column(s) whose values (together) must be unique.
     numeric : sequence of str
         Columns that must parse as numbers (empty cells allowed unless also in ``finite``).
     finite : sequence of str
@@ -113,11 +121,14 @@ def read_csv(path, *, required=(), key: str | None = "sha256", numeric=(), finit
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise BadLabelError(f"{path}: missing column(s) {missing}; the header has {list(df.columns)[:8]}...")
-    if key is not None and key in df.columns:
-        dup = df[key].duplicated(keep=False)
+    keys = [key] if isinstance(key, str) else list(key or [])
+    if keys and all(k in df.columns for k in keys):
+        dup = df.duplicated(subset=keys, keep=False)
         if dup.any():
             rows = (np.flatnonzero(dup.to_numpy()) + 2)[:5].tolist()
-            raise BadLabelError(f"{path}: duplicate {key} {df[key][dup].iloc[0]!r} on lines {rows}; keep one row per {key}")
+            val = tuple(df.loc[dup, keys].iloc[0])
+            raise BadLabelError(f"{path}: duplicate {'/'.join(keys)} {val if len(val) > 1 else val[0]!r} on lines {rows}; "
+                                f"keep one row per {'/'.join(keys)}")
     for col in list(numeric) + [c for c in finite if c not in numeric]:
         if col not in df.columns:
             continue
@@ -176,8 +187,8 @@ def read_features(path, *, config: ExtractorConfig) -> pd.DataFrame:
     """Read ``new_audio_features_raw.csv`` (or any table with the feature meta columns)."""
     _check_sidecar(path, config)
     names = list(feature_names(config))
-    df = read_csv(path, required=FEATURE_META_COLUMNS + names, numeric=["duration", "sample_rate", "channels"],
-                  finite=names)
+    df = read_csv(path, required=FEATURE_META_COLUMNS + names, key=FILE_KEY,
+                  numeric=["duration", "sample_rate", "channels"], finite=names)
     check_feature_columns(df, config, path)
     return df
 
@@ -197,7 +208,19 @@ def read_training_table(path, *, config: ExtractorConfig) -> tuple[pd.DataFrame,
 
 
 def read_predictions(path) -> pd.DataFrame:
-    return read_csv(path, required=PREDICTION_COLUMNS, finite=["valence", "arousal"])
+    """Read ``new_audio_predicted_va.csv``."""
+    return read_csv(path, required=PREDICTION_COLUMNS, key=FILE_KEY, finite=["valence", "arousal"])
+
+
+def read_descriptor_scores(path) -> pd.DataFrame:
+    """Read ``new_audio_descriptor_scores.csv``: every column after sha256/path is a score in 0..1."""
+    df = read_csv(path, required=FILE_KEY, key=FILE_KEY)
+    words = [c for c in df.columns if c not in FILE_KEY]
+    df = read_csv(path, required=FILE_KEY, key=FILE_KEY, finite=words)
+    bad = [w for w in words if ((df[w] < 0) | (df[w] > 1)).any()]
+    if bad:
+        raise BadLabelError(f"{path}: scores of {bad[:3]} outside 0..1")
+    return df
 
 
 # ----------------------------------------------------------------------------- models
@@ -222,6 +245,7 @@ def save_model(pipeline, path, *, metadata: dict) -> str:
     os.close(fd)
     try:
         joblib.dump({"pipeline": pipeline, "metadata": metadata}, tmp, compress=3)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

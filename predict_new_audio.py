@@ -1,0 +1,112 @@
+"""Stage 2: predict valence, arousal and descriptor scores for new audio.
+
+Reads audio files and folders (searched recursively), the valence and arousal models in
+``--models-dir``, the lexicon and the descriptor pairs. Writes, in ``--out-dir``:
+
+  new_audio_features_raw.csv        sha256, path, duration, sample_rate, channels, features
+  new_audio_predicted_va.csv        sha256, path, valence, arousal (in [-1, 1]), model hashes
+  new_audio_descriptor_scores.csv   sha256, path, one score in 0..1 per descriptor word
+  new_audio_errors.csv              every file that failed or was analysed with a warning
+
+Every file is identified by its content hash (sha256) plus its path. An unreadable file
+is reported by name on one line and the others carry on; the exit code is non-zero only
+when no file could be analysed. A model trained with another extractor configuration is
+refused.
+
+Examples:
+  python predict_new_audio.py my_sounds/ extra/door.wav -j 2
+  python predict_new_audio.py ../shared/data/emotify --out-dir output/emotify
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from essentia_engine import DEFAULT_CONFIG, feature_names
+from extractor import extract_batch
+from va_analyzer import descriptor_scores
+from va_cli import add_common_args, cache_dir, exit_main, parser, run_main, show_progress
+from va_data_loader import load_descriptor_pairs, load_lexicon
+from va_io import FEATURE_META_COLUMNS, load_model, write_csv
+from va_utils import find_audio_files, log
+
+OUTPUTS = {"features": "new_audio_features_raw.csv", "va": "new_audio_predicted_va.csv",
+           "scores": "new_audio_descriptor_scores.csv", "errors": "new_audio_errors.csv"}
+
+
+def build_parser():
+    ap = parser(__doc__)
+    ap.add_argument("paths", nargs="+", metavar="PATH", help="audio files and/or folders")
+    ap.add_argument("--lexicon", help="NRC-VAD lexicon file or folder (default: data/descriptor_lexicon.csv)")
+    ap.add_argument("--pairs", help="descriptor pairs CSV (default: data/descriptor_pairs.csv)")
+    ap.add_argument("--eps", type=float, default=1.0, help="softening constant of the descriptor scores (1 = reference method)")
+    add_common_args(ap, db=False, out_dir=True)
+    return ap
+
+
+def main(argv=None):
+    return run_main(_run, build_parser(), argv)
+
+
+def load_va_models(models_dir, config=DEFAULT_CONFIG):
+    """The valence and arousal models of ``models_dir``, checked against ``config``."""
+    from train_emo_model import MODEL_FILES
+    return {t: load_model(Path(models_dir) / f, config=config) for t, f in MODEL_FILES.items()}
+
+
+def predict_va(models, X: np.ndarray) -> pd.DataFrame:
+    """Valence and arousal for a feature matrix, clipped to [-1, 1]."""
+    return pd.DataFrame({t: np.clip(models[t][0].predict(X), -1.0, 1.0) for t in ("valence", "arousal")})
+
+
+def _run(args):
+    out_dir = Path(args.out_dir)
+    models = load_va_models(args.models_dir)
+    lexicon = load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
+    pairs = load_descriptor_pairs(args.pairs, lexicon=lexicon)
+    files, problems = find_audio_files(args.paths)
+    errors = [{"path": p, "severity": "error", "message": m} for p, m in problems]
+    for p, m in problems:
+        log.error("%s: %s", p, m)
+    if not files:
+        write_csv(pd.DataFrame(errors, columns=["path", "severity", "message"]), out_dir / OUTPUTS["errors"])
+        log.error("no audio files found in %s", " ".join(args.paths))
+        return 1
+    log.info("analysing %d files", len(files))
+    results = extract_batch(files, config=DEFAULT_CONFIG, jobs=args.jobs, cache_dir=cache_dir(args),
+                            progress=show_progress(args))
+    for r in results:
+        if not r.ok:
+            log.error("%s: %s", r.path, r.error)
+            errors.append({"path": r.path, "severity": "error", "message": r.error})
+        for w in r.warnings:
+            log.warning("%s: %s", r.path, w)
+            errors.append({"path": r.path, "severity": "warning", "message": w})
+    good = [r for r in results if r.ok]
+    names = list(feature_names(DEFAULT_CONFIG))
+    meta = pd.DataFrame([[r.sha256, r.path, r.duration, r.sample_rate, r.channels] for r in good],
+                        columns=FEATURE_META_COLUMNS)
+    X = np.vstack([r.features for r in good]) if good else np.zeros((0, len(names)))
+    feats = pd.concat([meta, pd.DataFrame(X, columns=names)], axis=1)
+    va = predict_va(models, X) if good else pd.DataFrame({"valence": [], "arousal": []})
+    pred = pd.concat([meta[["sha256", "path"]], va], axis=1)
+    pred["valence_model"] = models["valence"][1]["sha256"]
+    pred["arousal_model"] = models["arousal"][1]["sha256"]
+    scores = descriptor_scores(va["valence"], va["arousal"], pairs=pairs, lexicon=lexicon, eps=args.eps)
+    scores = pd.concat([meta[["sha256", "path"]], scores], axis=1)
+    write_csv(feats, out_dir / OUTPUTS["features"], config=DEFAULT_CONFIG, source="predict_new_audio.py")
+    write_csv(pred, out_dir / OUTPUTS["va"])
+    write_csv(scores, out_dir / OUTPUTS["scores"], eps=args.eps)
+    write_csv(pd.DataFrame(errors, columns=["path", "severity", "message"]), out_dir / OUTPUTS["errors"])
+    n_err = sum(not r.ok for r in results) + len(problems)
+    if not args.quiet:
+        print(f"analysed {len(good)} of {len(results)} files ({n_err} failed; see {out_dir / OUTPUTS['errors']})")
+        for k in ("features", "va", "scores"):
+            print(f"  {out_dir / OUTPUTS[k]}")
+    return 0 if good else 1
+
+
+if __name__ == "__main__":
+    exit_main(main)

@@ -1,0 +1,277 @@
+"""The SQLite library: schema, connection settings, batch writers and readers.
+
+Reads and writes one SQLite file (default ``output/audio_predictions.db``). Stages
+write through :func:`log_batch`, which commits one transaction per batch of files, so a
+crash or ``kill -9`` leaves the database as it was before that batch. Every statement
+is parameterised; no SQL is built from user input.
+
+Schema (foreign keys on)::
+
+    audio_files(id, sha256 UNIQUE, path, duration, sample_rate, channels, corpus, group_id, added_at)
+    audio_paths(path PRIMARY KEY, file_id -> audio_files)       every path a content was seen at
+    models(id, sha256 UNIQUE, name, kind, target, metadata JSON, added_at)
+    feature_sets(id, config_key UNIQUE, config JSON, names JSON)
+    features(file_id -> audio_files, feature_set_id -> feature_sets, vector BLOB float32)
+    predictions(id, file_id, valence_model_id -> models, arousal_model_id -> models, valence, arousal)
+    descriptor_scores(prediction_id -> predictions, descriptor, score)   VA-derived, 0..1
+    descriptor_predictions(file_id, model_id -> models, descriptor, value)  descriptor models
+    labels(file_id, name, value, text, source)                  human labels and ratings
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from essentia_engine import ExtractorConfig, feature_names
+from va_utils import EmoTagError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audio_files (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    duration REAL, sample_rate INTEGER, channels INTEGER,
+    corpus TEXT, group_id TEXT,
+    added_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS audio_paths (
+    path TEXT PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS idx_audio_paths_file ON audio_paths(file_id);
+CREATE INDEX IF NOT EXISTS idx_audio_files_corpus ON audio_files(corpus);
+CREATE TABLE IF NOT EXISTS models (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL, kind TEXT NOT NULL, target TEXT,
+    metadata TEXT NOT NULL,
+    added_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS feature_sets (
+    id INTEGER PRIMARY KEY,
+    config_key TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    names TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS features (
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
+    feature_set_id INTEGER NOT NULL REFERENCES feature_sets(id),
+    vector BLOB NOT NULL,
+    PRIMARY KEY (file_id, feature_set_id)
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
+    valence_model_id INTEGER NOT NULL REFERENCES models(id),
+    arousal_model_id INTEGER NOT NULL REFERENCES models(id),
+    valence REAL NOT NULL CHECK (valence BETWEEN -1 AND 1),
+    arousal REAL NOT NULL CHECK (arousal BETWEEN -1 AND 1),
+    UNIQUE (file_id, valence_model_id, arousal_model_id)
+);
+CREATE INDEX IF NOT EXISTS idx_predictions_va ON predictions(valence, arousal);
+CREATE TABLE IF NOT EXISTS descriptor_scores (
+    prediction_id INTEGER NOT NULL REFERENCES predictions(id) ON DELETE CASCADE,
+    descriptor TEXT NOT NULL,
+    score REAL NOT NULL CHECK (score BETWEEN 0 AND 1),
+    PRIMARY KEY (prediction_id, descriptor)
+);
+CREATE INDEX IF NOT EXISTS idx_descriptor_scores ON descriptor_scores(descriptor, score);
+CREATE TABLE IF NOT EXISTS descriptor_predictions (
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    descriptor TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (file_id, model_id)
+);
+CREATE INDEX IF NOT EXISTS idx_descriptor_predictions ON descriptor_predictions(descriptor, value);
+CREATE TABLE IF NOT EXISTS labels (
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value REAL, text TEXT,
+    source TEXT NOT NULL,
+    PRIMARY KEY (file_id, name, source)
+);
+CREATE INDEX IF NOT EXISTS idx_labels ON labels(name, value);
+"""
+
+TABLES = ("audio_files", "audio_paths", "models", "feature_sets", "features", "predictions",
+          "descriptor_scores", "descriptor_predictions", "labels")
+
+
+def connect(path, *, create: bool = True) -> sqlite3.Connection:
+    """Open the library with foreign keys on, WAL journaling and a busy timeout."""
+    path = Path(path)
+    if not create and not path.is_file():
+        raise EmoTagError(f"{path}: no such database; run log_predictions_to_db.py first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(str(path), timeout=30.0)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        with conn:
+            conn.executescript(SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO schema_info VALUES ('version', ?)", (str(SCHEMA_VERSION),))
+    except sqlite3.DatabaseError as exc:
+        raise EmoTagError(f"{path}: not a usable SQLite database ({exc})") from None
+    return conn
+
+
+def counts(conn) -> dict:
+    """Row count of every table."""
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}  # noqa: S608 (fixed names)
+
+
+def register_model(conn, sha256: str, metadata: dict) -> int:
+    """Insert a model once (keyed by its file hash); return its id."""
+    conn.execute(
+        "INSERT OR IGNORE INTO models(sha256, name, kind, target, metadata) VALUES (?, ?, ?, ?, ?)",
+        (sha256, metadata.get("name", "unknown"), metadata.get("kind", "unknown"), metadata.get("target"),
+         json.dumps(metadata, sort_keys=True, default=str)))
+    return conn.execute("SELECT id FROM models WHERE sha256 = ?", (sha256,)).fetchone()[0]
+
+
+def register_feature_set(conn, config: ExtractorConfig) -> int:
+    conn.execute("INSERT OR IGNORE INTO feature_sets(config_key, config, names) VALUES (?, ?, ?)",
+                 (config.key, json.dumps(config.to_dict(), sort_keys=True), json.dumps(list(feature_names(config)))))
+    return conn.execute("SELECT id FROM feature_sets WHERE config_key = ?", (config.key,)).fetchone()[0]
+
+
+def _file_ids(conn, files: pd.DataFrame) -> dict:
+    """Insert audio files and paths (idempotent); return {sha256: id}."""
+    for r in files.itertuples(index=False):
+        conn.execute(
+            "INSERT INTO audio_files(sha256, path, duration, sample_rate, channels, corpus, group_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET "
+            "duration = COALESCE(audio_files.duration, excluded.duration), "
+            "sample_rate = COALESCE(audio_files.sample_rate, excluded.sample_rate), "
+            "channels = COALESCE(audio_files.channels, excluded.channels), "
+            "corpus = COALESCE(audio_files.corpus, excluded.corpus), "
+            "group_id = COALESCE(audio_files.group_id, excluded.group_id) "
+            "WHERE audio_files.duration IS NULL AND excluded.duration IS NOT NULL "
+            "OR audio_files.corpus IS NULL AND excluded.corpus IS NOT NULL",
+            (r.sha256, r.path, _num(getattr(r, "duration", None)), _int(getattr(r, "sample_rate", None)),
+             _int(getattr(r, "channels", None)), getattr(r, "corpus", None), getattr(r, "group", None)))
+    ids = {}
+    for r in files.itertuples(index=False):
+        fid = conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (r.sha256,)).fetchone()[0]
+        conn.execute("INSERT OR IGNORE INTO audio_paths(path, file_id) VALUES (?, ?)", (r.path, fid))
+        ids[r.sha256] = fid
+    return ids
+
+
+def _num(x):
+    return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else float(x)
+
+
+def _int(x):
+    v = _num(x)
+    return None if v is None else int(v)
+
+
+def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = None,
+              features: np.ndarray | None = None, predictions: pd.DataFrame | None = None,
+              model_ids: tuple[int, int] | None = None, scores: pd.DataFrame | None = None,
+              labels: pd.DataFrame | None = None, label_source: str = "human") -> None:
+    """Write one batch of files in a single transaction (all or nothing).
+
+    Parameters
+    ----------
+    files : DataFrame
+        ``sha256, path`` and optionally ``duration, sample_rate, channels, corpus, group``.
+    features : array (n, n_features), rows aligned with ``files``
+    predictions : DataFrame with ``valence, arousal``, rows aligned with ``files``
+    model_ids : (valence_model_id, arousal_model_id)
+    scores : DataFrame of descriptor-word columns, rows aligned with ``files``
+    labels : DataFrame of label columns (numbers -> ``value``, text -> ``text``), aligned
+    """
+    with conn:  # BEGIN ... COMMIT, or ROLLBACK on any exception
+        ids = _file_ids(conn, files)
+        fids = [ids[s] for s in files["sha256"]]
+        if features is not None:
+            fs = register_feature_set(conn, config)
+            conn.executemany(
+                "INSERT OR IGNORE INTO features(file_id, feature_set_id, vector) VALUES (?, ?, ?)",
+                [(fid, fs, np.asarray(v, dtype="<f4").tobytes()) for fid, v in zip(fids, features)])
+        if predictions is not None:
+            vm, am = model_ids
+            for i, fid in enumerate(fids):
+                v, a = float(predictions["valence"].iloc[i]), float(predictions["arousal"].iloc[i])
+                conn.execute(
+                    "INSERT INTO predictions(file_id, valence_model_id, arousal_model_id, valence, arousal) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(file_id, valence_model_id, arousal_model_id) DO UPDATE SET "
+                    "valence = excluded.valence, arousal = excluded.arousal "
+                    "WHERE valence != excluded.valence OR arousal != excluded.arousal", (fid, vm, am, v, a))
+                if scores is not None:
+                    pid = conn.execute("SELECT id FROM predictions WHERE file_id = ? AND valence_model_id = ? "
+                                       "AND arousal_model_id = ?", (fid, vm, am)).fetchone()[0]
+                    row = scores.iloc[i]
+                    conn.executemany(
+                        "INSERT INTO descriptor_scores(prediction_id, descriptor, score) VALUES (?, ?, ?) "
+                        "ON CONFLICT(prediction_id, descriptor) DO UPDATE SET score = excluded.score "
+                        "WHERE score != excluded.score", [(pid, w, float(row[w])) for w in scores.columns])
+        if labels is not None:
+            rows = []
+            for i, fid in enumerate(fids):
+                for name in labels.columns:
+                    x = labels[name].iloc[i]
+                    if x is None or (isinstance(x, float) and np.isnan(x)):
+                        continue
+                    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
+                        rows.append((fid, name, float(x), None, label_source))
+                    else:
+                        rows.append((fid, name, None, str(x), label_source))
+            conn.executemany(
+                "INSERT INTO labels(file_id, name, value, text, source) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(file_id, name, source) DO UPDATE SET value = excluded.value, text = excluded.text "
+                "WHERE value IS NOT excluded.value OR text IS NOT excluded.text", rows)
+
+
+def log_descriptor_predictions(conn, model_id: int, descriptor: str, files: pd.DataFrame, values) -> None:
+    """Write one descriptor model's predictions for ``files`` in one transaction."""
+    with conn:
+        ids = _file_ids(conn, files)
+        conn.executemany(
+            "INSERT INTO descriptor_predictions(file_id, model_id, descriptor, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(file_id, model_id) DO UPDATE SET value = excluded.value WHERE value != excluded.value",
+            [(ids[s], model_id, descriptor, float(v)) for s, v in zip(files["sha256"], values)])
+
+
+# ---------------------------------------------------------------------------- readers
+def feature_table(conn, config: ExtractorConfig) -> pd.DataFrame:
+    """Every file's features for ``config``: ``file_id, sha256, path, corpus, group`` + features."""
+    row = conn.execute("SELECT id, names FROM feature_sets WHERE config_key = ?", (config.key,)).fetchone()
+    names = list(feature_names(config))
+    if row is None:
+        return pd.DataFrame(columns=["file_id", "sha256", "path", "corpus", "group"] + names)
+    if json.loads(row[1]) != names:
+        raise EmoTagError("the database's feature list for this configuration differs from the running extractor's")
+    cur = conn.execute(
+        "SELECT f.file_id, a.sha256, a.path, a.corpus, a.group_id, f.vector FROM features f "
+        "JOIN audio_files a ON a.id = f.file_id WHERE f.feature_set_id = ? ORDER BY f.file_id", (row[0],))
+    recs = cur.fetchall()
+    meta = pd.DataFrame([r[:5] for r in recs], columns=["file_id", "sha256", "path", "corpus", "group"])
+    X = np.vstack([np.frombuffer(r[5], dtype="<f4") for r in recs]) if recs else np.zeros((0, len(names)))
+    return pd.concat([meta, pd.DataFrame(X.astype(float), columns=names)], axis=1)
+
+
+def va_descriptor_targets(conn) -> pd.DataFrame:
+    """VA-derived descriptor scores of each file's most recent prediction (long format)."""
+    return pd.read_sql_query(
+        "SELECT p.file_id, s.descriptor, s.score AS value FROM descriptor_scores s "
+        "JOIN predictions p ON p.id = s.prediction_id "
+        "WHERE p.id = (SELECT MAX(id) FROM predictions q WHERE q.file_id = p.file_id)", conn)
+
+
+def human_label_targets(conn) -> pd.DataFrame:
+    """Numeric human labels (long format: file_id, descriptor, value)."""
+    return pd.read_sql_query("SELECT file_id, name AS descriptor, value FROM labels WHERE value IS NOT NULL "
+                             "AND source = 'human'", conn)
