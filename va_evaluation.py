@@ -109,13 +109,15 @@ def nested_cv(pipe, grid, X, y, groups, *, folds: int = 5, inner_folds: int = 3,
         if strata is not None:
             subsets += [(s, te[strata[te] == s]) for s in np.unique(strata)]
         for name, idx in subsets:
-            if idx.size >= 3:
+            if idx.size >= 2:
                 rows.append({"fold": k, "subset": name, "n": int(idx.size), **regression_metrics(y[idx], oof[idx])})
     return pd.DataFrame(rows), oof
 
 
 def summarise(fold_metrics: pd.DataFrame, **labels) -> pd.DataFrame:
     """Mean and std over folds of each metric, per subset: one row per (subset, metric)."""
+    if fold_metrics.empty:
+        raise EmoTagError("every test fold holds fewer than 2 files; add data or lower --folds")
     out = []
     for subset, g in fold_metrics.groupby("subset", sort=False):
         for m in METRICS:

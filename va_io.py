@@ -286,3 +286,30 @@ def load_model(path, *, config: ExtractorConfig | None = None):
         if list(meta.get("feature_names", [])) != list(feature_names(config)):
             raise ModelMismatchError(f"{path}: its feature list differs from the running extractor's")
     return obj["pipeline"], meta
+
+
+def load_descriptor_models(models_dir, names=None, *, config: ExtractorConfig | None = None) -> dict:
+    """``{name: (pipeline, metadata)}`` of the descriptor models in ``models_dir/descriptors``.
+
+    With ``names``, load just those and raise for a missing one (with a close match).
+    """
+    import difflib
+    folder = Path(models_dir) / "descriptors"
+    found = {p.stem: p for p in sorted(folder.glob("*.joblib"))}
+    if names:
+        missing = [n for n in names if n not in found]
+        if missing:
+            hint = difflib.get_close_matches(missing[0], list(found), n=1)
+            raise ModelMismatchError(f"no descriptor model {missing[0]!r} in {folder}"
+                                     + (f"; did you mean {hint[0]!r}?" if hint else f"; available: {sorted(found)[:12]}"))
+        found = {n: found[n] for n in names}
+    return {n: load_model(p, config=config) for n, p in found.items()}
+
+
+def predict_descriptors(models: dict, X: np.ndarray) -> pd.DataFrame:
+    """Predictions of each descriptor model, clipped to the range it was trained on."""
+    out = {}
+    for name, (pipe, meta) in models.items():
+        lo, hi = meta.get("value_range", [-np.inf, np.inf])
+        out[name] = np.clip(pipe.predict(X), lo, hi)
+    return pd.DataFrame(out, index=range(len(X)))
