@@ -1,0 +1,52 @@
+# Two commands on a fresh machine:  make demo   and   make test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := output/demo
+MODELS := $(DEMO)/models
+DB     := $(DEMO)/audio_predictions.db
+RUN    := $(BIN)/python
+
+.PHONY: install demo test clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --pre -r requirements.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@echo "== 1/8 synthesise the demo folder"
+	$(RUN) synth_audio.py $(DEMO)/audio --n 16 --seconds 4
+	@echo "== 2/8 retrain valence/arousal models from the shipped feature tables"
+	$(RUN) train_emo_model.py --features data/out_Valence.csv data/out_Arousal.csv --out-dir $(DEMO) --models-dir $(MODELS) -j 2
+	@echo "== 3/8 predict the demo folder"
+	$(RUN) predict_new_audio.py $(DEMO)/audio --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --no-cache
+	@echo "== 4/8 log predictions and the training corpus into the database"
+	$(RUN) log_predictions_to_db.py --in-dir $(DEMO) --models-dir $(MODELS) --db $(DB) --corpus data/out_Valence.csv --labels data/out_labels.csv
+	@echo "== 5/8 train descriptor models"
+	$(RUN) train_and_visualize_all_descriptors.py --db $(DB) --models-dir $(MODELS) --out-dir $(DEMO) -j 2
+	@echo "== 6/8 batch descriptor prediction"
+	$(RUN) predict_batch_descriptor.py $(DEMO)/audio --models-dir $(MODELS) --db $(DB) --log-db --out $(DEMO)/batch_descriptor_predictions.csv -j 2 --no-cache
+	@echo "== 7/8 describe one file"
+	$(RUN) predict_descriptor_value.py $(DEMO)/audio/05_siren.wav --models-dir $(MODELS) --descriptor soothing alarming calm chaotic calmness tension --no-cache
+	@echo "== 8/8 figures"
+	$(RUN) va_visualize_descriptors.py --db $(DB) --out-dir $(DEMO)/figures
+	@echo
+	@echo "Demo outputs:"
+	@echo "  audio             $(DEMO)/audio/"
+	@echo "  VA models + CV    $(MODELS)/trained_*_model.joblib, $(DEMO)/cv_report.csv, $(DEMO)/cv_predicted_vs_true.png"
+	@echo "  predictions       $(DEMO)/new_audio_predicted_va.csv, $(DEMO)/new_audio_descriptor_scores.csv"
+	@echo "  database          $(DB)"
+	@echo "  descriptor models $(MODELS)/descriptors/, $(DEMO)/descriptor_cv_summary.csv, $(DEMO)/descriptor_models_grid.png"
+	@echo "  batch predictions $(DEMO)/batch_descriptor_predictions.csv"
+	@echo "  figures           $(DEMO)/figures/"
+
+test: $(STAMP)
+	$(RUN) -m pytest
+
+clean:
+	rm -rf output .pytest_cache
