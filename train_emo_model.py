@@ -98,7 +98,9 @@ def tables_from_audio(args, out_dir):
     labels.insert(0, "sha256", [r.sha256 for r in good])
     dup = labels["sha256"].duplicated()
     if dup.any():
-        log.warning("%d files are byte-identical copies of others; each is used once", int(dup.sum()))
+        first = labels.drop_duplicates("sha256").set_index("sha256")["path"]
+        for sha, path in zip(labels.loc[dup, "sha256"], labels.loc[dup, "path"]):
+            log.warning("%s is byte-identical to %s; the audio is used once", path, first[sha])
     feats = pd.DataFrame(np.vstack([r.features for r in good]), columns=list(feature_names(DEFAULT_CONFIG)))
     labels, feats = labels.loc[~dup].reset_index(drop=True), feats.loc[~dup.to_numpy()].reset_index(drop=True)
     tables = {}

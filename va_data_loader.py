@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from va_utils import AUDIO_EXTENSIONS, DEFAULT_LEXICON, DEFAULT_PAIRS, BadLabelError
+from va_utils import show, AUDIO_EXTENSIONS, DEFAULT_LEXICON, DEFAULT_PAIRS, BadLabelError
 
 RAVDESS_EMOTIONS = {1: "neutral", 2: "calm", 3: "happy", 4: "sad", 5: "angry",
                     6: "fearful", 7: "disgust", 8: "surprised"}
@@ -122,7 +122,7 @@ def load_lexicon(path=None, *, scale: str = "auto") -> pd.DataFrame:
             bad = num.isna()
             if bad.any():
                 i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise BadLabelError(f"{path}, line {i + 2}: {c} of {df['term'].iloc[i]!r} is {df[c].iloc[i]!r}, expected a number")
+                raise BadLabelError(f"{path}, line {i + 2}: {c} of {df['term'].iloc[i]!r} is {show(df[c].iloc[i])}, expected a number")
             df[c] = num
     vals = df[["valence", "arousal"]].to_numpy()
     if scale == "0..1" or (scale == "auto" and vals.min() >= 0):
@@ -204,7 +204,7 @@ def load_generic_csv(csv_path, audio_root=None) -> pd.DataFrame:
         bad = ~np.isfinite(num.to_numpy(dtype=float))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise BadLabelError(f"{csv_path}, line {i + 2}: {c} is {df[c].iloc[i]!r}, expected a finite number")
+            raise BadLabelError(f"{csv_path}, line {i + 2}: {c} is {show(df[c].iloc[i])}, expected a finite number")
         df[c] = num
     blank = df["file"].isna() | (df["file"].astype(str).str.strip() == "")
     if blank.any():
@@ -405,7 +405,7 @@ def load_emotify(root, *, lexicon: pd.DataFrame | None = None) -> pd.DataFrame:
         bad = num.isna() | ((num < 0) | (num > 1) if c != "track_id" else False)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise BadLabelError(f"{lab}, line {i + 2}: {c} is {df[c].iloc[i]!r}, expected a share in 0..1")
+            raise BadLabelError(f"{lab}, line {i + 2}: {c} is {show(df[c].iloc[i])}, expected a share in 0..1")
         df[c] = num
     dup = df["track_id"].duplicated()
     if dup.any():

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from essentia_engine import ExtractorConfig, feature_names
-from va_utils import BadLabelError, ModelMismatchError, __version__, sha256_file
+from va_utils import show, BadLabelError, ModelMismatchError, __version__, sha256_file
 
 FILE_KEY = ["sha256", "path"]  # the same audio may sit at several paths
 FEATURE_META_COLUMNS = ["sha256", "path", "duration", "sample_rate", "channels"]
@@ -136,12 +136,12 @@ def read_csv(path, *, required=(), key="sha256", numeric=(), finite=()) -> pd.Da
         bad_parse = num.isna() & df[col].notna()
         if bad_parse.any():
             i = int(np.flatnonzero(bad_parse.to_numpy())[0])
-            raise BadLabelError(f"{path}, line {i + 2}: column {col!r} holds {df[col].iloc[i]!r}, expected a number")
+            raise BadLabelError(f"{path}, line {i + 2}: column {col!r} holds {show(df[col].iloc[i])}, expected a number")
         if col in finite:
             bad = ~np.isfinite(num.to_numpy(dtype=float))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise BadLabelError(f"{path}, line {i + 2}: column {col!r} is {df[col].iloc[i]!r}, expected a finite number")
+                raise BadLabelError(f"{path}, line {i + 2}: column {col!r} is {show(df[col].iloc[i])}, expected a finite number")
         df[col] = num
     return df
 

@@ -46,6 +46,17 @@ class ModelMismatchError(EmoTagError):
     """A saved model does not fit the running extractor or the given features."""
 
 
+def show(value) -> str:
+    """A value as it should appear in an error message: ``1.7``, ``'loud'``, ``nan``."""
+    try:
+        import numpy as np
+        if isinstance(value, (float, np.floating, np.integer)):
+            return str(value.item() if hasattr(value, "item") else value)
+    except ImportError:  # pragma: no cover
+        pass
+    return repr(value)
+
+
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
     """Configure the project logger for a stage script (libraries never call this)."""
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)

@@ -1,0 +1,119 @@
+"""The extractor: shape, determinism, formats, channels, sample rates, bad files, cache."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse, feature_names
+from extractor import extract_batch, extract_file, load_audio
+from va_utils import BadAudioError, EmoTagError
+from conftest import write_sound
+
+N = len(feature_names(DEFAULT_CONFIG))
+
+
+def test_feature_names_fixed_order_and_named():
+    names = feature_names(DEFAULT_CONFIG)
+    assert len(names) == len(set(names)) == N
+    assert "lowLevel.spectral_centroid.mean" in names and "lowLevel.mfcc.stdev.12" in names
+    assert names == feature_names(ExtractorConfig())  # same config -> same list
+    rich = feature_names(ExtractorConfig(rhythm=True, tonal=True, stats=("mean", "stdev", "p90")))
+    assert "rhythm.bpm" in rich and "tonal.hpcp.mean.0" in rich and len(rich) > N
+
+
+def test_bad_config_rejected():
+    with pytest.raises(EmoTagError, match="Unknown statistics"):
+        ExtractorConfig(stats=("median",))
+
+
+@pytest.mark.parametrize("ext,subtype", [("wav", None), ("flac", None), ("ogg", None), ("mp3", None), ("aiff", None)])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_formats_and_channels(tmp_path, ext, subtype, channels):
+    p = write_sound(tmp_path / f"x.{ext}", "chime", seconds=1.0, sr=44100, channels=channels, subtype=subtype)
+    r = extract_file(p)
+    assert r.features.shape == (N,) and np.isfinite(r.features).all()
+    assert r.channels == channels and r.sample_rate == 44100
+    assert abs(r.duration - 1.0) < 0.06  # MP3 adds encoder padding
+
+
+@pytest.mark.parametrize("sr", [8000, 16000, 22050, 44100, 48000, 96000])
+def test_sample_rates_resampled_to_analysis_rate(tmp_path, sr):
+    p = write_sound(tmp_path / "x.wav", "chime", seconds=1.0, sr=sr)
+    y, meta = load_audio(p, sample_rate=22050)
+    assert meta["sample_rate"] == sr
+    assert abs(y.size - 22050) <= 2  # 1 s at the analysis rate
+
+
+def test_same_audio_any_rate_gives_similar_features(tmp_path):
+    """A 22.05 kHz file and the same signal at 44.1 kHz agree after resampling."""
+    sr = 22050
+    y = write_sound(tmp_path / "a.wav", "drone", seconds=2.0, sr=sr)
+    sig, _ = sf.read(y)
+    import soxr
+    sf.write(tmp_path / "b.wav", soxr.resample(sig, sr, 44100), 44100)
+    fa, fb = extract_file(tmp_path / "a.wav").features, extract_file(tmp_path / "b.wav").features
+    names = np.array(feature_names(DEFAULT_CONFIG))
+    idx = [i for i, n in enumerate(names) if n.startswith("lowLevel.mfcc.mean")]
+    assert np.allclose(fa[idx], fb[idx], rtol=0.05, atol=1.0)
+
+
+def test_deterministic(tmp_path):
+    p = write_sound(tmp_path / "x.flac", "noise_burst", seconds=1.0)
+    a = extract_file(p).features
+    b = extract_file(p).features
+    assert np.array_equal(a, b)
+
+
+def test_stereo_downmix_equals_mono_mean(tmp_path):
+    sr = 22050
+    rng = np.random.default_rng(1)
+    left, right = rng.uniform(-0.5, 0.5, sr), rng.uniform(-0.5, 0.5, sr)
+    sf.write(tmp_path / "st.wav", np.column_stack([left, right]), sr, subtype="FLOAT")
+    y, _ = load_audio(tmp_path / "st.wav", sample_rate=sr)
+    assert np.allclose(y, (left + right) / 2, atol=1e-6)
+
+
+def test_silence_gives_defined_values():
+    v = analyse(np.zeros(22050, np.float32))
+    assert np.isfinite(v).all()
+
+
+def test_short_clip_padded_with_warning():
+    with pytest.warns(UserWarning, match="shorter than one analysis frame"):
+        v = analyse(np.ones(100, np.float32) * 0.1)
+    assert v.shape == (N,)
+
+
+@pytest.mark.parametrize("content,msg", [(b"", "empty"), (b"hello world" * 10, "cannot decode"),
+                                         (b"RIFF\x00\x00\x00\x00WAVEjunkjunk", "cannot decode")])
+def test_bad_files_raise(tmp_path, content, msg):
+    p = tmp_path / "bad.wav"
+    p.write_bytes(content)
+    with pytest.raises(BadAudioError, match=msg):
+        extract_file(p)
+
+
+def test_batch_captures_errors_and_keeps_order(tmp_path, sound_dir):
+    files = sorted(sound_dir.iterdir())
+    (tmp_path / "broken.flac").write_bytes(b"fLaC" + b"\x00" * 50)
+    paths = files[:2] + [tmp_path / "broken.flac", tmp_path / "missing.wav"] + files[2:]
+    res = extract_batch(paths, jobs=2)
+    assert [r.path for r in res] == [str(p) for p in paths]
+    assert [r.ok for r in res] == [True, True, False, False] + [True] * (len(files) - 2)
+    assert "cannot read file" in res[3].error
+    serial = extract_batch(paths, jobs=1)
+    for a, b in zip(res, serial):
+        assert (a.features is None and b.features is None) or np.array_equal(a.features, b.features)
+
+
+def test_cache_keyed_by_content_and_config(tmp_path):
+    p = write_sound(tmp_path / "x.wav", "chime", seconds=1.0)
+    cache = tmp_path / "c"
+    first = extract_file(p, cache_dir=cache)
+    assert not first.cached
+    copy = tmp_path / "renamed.wav"
+    copy.write_bytes(p.read_bytes())
+    again = extract_file(copy, cache_dir=cache)
+    assert again.cached and np.array_equal(again.features, first.features)
+    other = ExtractorConfig(stats=("mean",))
+    r = extract_file(p, config=other, cache_dir=cache)
+    assert not r.cached and r.features.shape == (len(feature_names(other)),)
