@@ -80,6 +80,9 @@ def train_one(name: str, feats: pd.DataFrame, targets: pd.DataFrame, args) -> di
                           f"(need --min-files {args.min_files})")
     names = list(feature_names(DEFAULT_CONFIG))
     X, y = df[names].to_numpy(float), df["value"].to_numpy(float)
+    if np.std(y) < 1e-2:
+        log.warning("%s: the %s targets barely vary (std %.2g); R² is then meaningless and the model "
+                    "learns little", name, args.target, np.std(y))
     groups = df["group"].fillna(df["sha256"]).astype(str).to_numpy()
     pipe, grid = svr_pipeline(len(names))
     folds, oof = nested_cv(pipe, grid, X, y, groups, folds=args.folds, inner_folds=args.inner_folds,
