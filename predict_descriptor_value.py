@@ -11,6 +11,7 @@ Examples:
 """
 from __future__ import annotations
 
+import difflib
 import json
 
 import numpy as np
@@ -22,6 +23,7 @@ from va_analyzer import descriptor_scores
 from va_cli import add_common_args, cache_dir, exit_main, parser, run_main
 from va_data_loader import load_descriptor_pairs, load_lexicon
 from va_io import load_descriptor_models, predict_descriptors
+from va_utils import EmoTagError
 
 
 def build_parser():
@@ -52,8 +54,6 @@ def describe(path, *, models_dir, descriptors=None, lexicon=None, pairs=None, ca
     if descriptors:
         unknown = [d for d in descriptors if d not in scores.index and d not in dmodels]
         if unknown:
-            import difflib
-            from va_utils import EmoTagError
             hint = difflib.get_close_matches(unknown[0], list(scores.index) + list(dmodels), n=1)
             raise EmoTagError(f"unknown descriptor {unknown[0]!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
         scores = scores[[d for d in descriptors if d in scores.index]]

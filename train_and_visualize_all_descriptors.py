@@ -31,11 +31,7 @@ from va_utils import EmoTagError, log
 def build_parser():
     ap = parser(__doc__)
     ap.add_argument("--labels", nargs="+", metavar="NAME", help="human ratings to model (default: the GEMS ratings present)")
-    add_descriptor_args(ap)
-    ap.set_defaults(target="both")
-    for a in ap._actions:
-        if a.dest == "target":
-            a.choices = ("va", "human", "both")
+    add_descriptor_args(ap, targets=("va", "human", "both"), default="both")
     return ap
 
 

@@ -33,8 +33,8 @@ from va_utils import EmoTagError, log
 DESCRIPTOR_DIR = "descriptors"
 
 
-def add_descriptor_args(ap):
-    ap.add_argument("--target", choices=("va", "human"), default="va",
+def add_descriptor_args(ap, *, targets=("va", "human"), default="va"):
+    ap.add_argument("--target", choices=targets, default=default,
                     help="va: VA-derived scores of predictions; human: human ratings logged with a corpus")
     ap.add_argument("--folds", type=int, default=5, help="outer grouped CV folds")
     ap.add_argument("--inner-folds", type=int, default=3, help="grouped folds of the hyperparameter search")

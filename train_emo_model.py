@@ -26,6 +26,7 @@ Examples:
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -142,7 +143,6 @@ def train_target(target, table, args):
 
 
 def _run(args):
-    from pathlib import Path
     out_dir, models_dir = Path(args.out_dir), Path(args.models_dir)
     if args.features and (args.ravdess or args.emotify or args.emo_soundscapes or args.csv):
         raise BadLabelError("give either corpora or --features, not both")

@@ -8,11 +8,9 @@ and a non-zero exit code (a traceback only for real bugs).
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 
-from va_utils import DEFAULT_DB, DEFAULT_OUT_DIR, MODELS_DIR, EmoTagError, log, setup_logging
+from va_utils import DEFAULT_DB, DEFAULT_OUT_DIR, MODELS_DIR, EmoTagError, setup_logging
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -77,5 +75,3 @@ def exit_main(main):
     """``sys.exit(main())`` for ``if __name__ == "__main__"`` blocks."""
     sys.exit(main())
 
-
-__all__ = ["parser", "add_common_args", "cache_dir", "show_progress", "run_main", "exit_main", "log", "logging", "os"]
