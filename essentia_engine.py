@@ -63,8 +63,8 @@ class ExtractorConfig:
     silence_dither : float
         Amplitude of the seeded Gaussian noise written into samples that are exactly 0.
         Essentia's ``Extractor`` adds *unseeded* noise to digitally silent frames, which
-        makes features of files with digital silence differ from run to run (up to 50 %
-        here); a fixed -80 dBFS dither in those samples makes them deterministic and
+        makes features of files with digital silence differ from run to run (max
+        |a - b| / (|a| + |b|) of 0.54 on a silent clip); a fixed -80 dBFS dither in those samples makes them deterministic and
         leaves every non-zero sample untouched.
     """
 
