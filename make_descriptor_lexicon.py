@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from va_cli import add_common_args, parser, run_main
+from va_cli import add_common_args, exit_main, parser, run_main
 from va_data_loader import GEMS_WORDS, RAVDESS_EMOTIONS, load_descriptor_pairs, load_lexicon
 from va_io import write_csv
 from va_utils import DEFAULT_LEXICON, DEFAULT_PAIRS
@@ -44,4 +44,4 @@ def _run(args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_main(main)

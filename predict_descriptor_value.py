@@ -11,7 +11,6 @@ Examples:
 """
 from __future__ import annotations
 
-import difflib
 import json
 
 import numpy as np
@@ -23,7 +22,7 @@ from va_analyzer import descriptor_scores
 from va_cli import add_common_args, cache_dir, exit_main, parser, run_main
 from va_data_loader import load_descriptor_pairs, load_lexicon
 from va_io import load_descriptor_models, predict_descriptors
-from va_utils import EmoTagError
+from va_utils import EmoTagError, did_you_mean
 
 
 def build_parser():
@@ -54,8 +53,7 @@ def describe(path, *, models_dir, descriptors=None, lexicon=None, pairs=None, ca
     if descriptors:
         unknown = [d for d in descriptors if d not in scores.index and d not in dmodels]
         if unknown:
-            hint = difflib.get_close_matches(unknown[0], list(scores.index) + list(dmodels), n=1)
-            raise EmoTagError(f"unknown descriptor {unknown[0]!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            raise EmoTagError(f"unknown descriptor {unknown[0]!r}" + did_you_mean(unknown[0], list(scores.index) + list(dmodels)))
         scores = scores[[d for d in descriptors if d in scores.index]]
         dmodels = {k: v for k, v in dmodels.items() if k in descriptors}
     model_preds = predict_descriptors(dmodels, X).iloc[0] if dmodels else {}

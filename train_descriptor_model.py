@@ -28,7 +28,7 @@ from va_db import connect, feature_table, human_label_targets, va_descriptor_tar
 from va_evaluation import fit_search, nested_cv, summarise, svr_pipeline
 from va_io import save_model, write_csv
 from va_plotter import plot_pred_vs_true
-from va_utils import EmoTagError, log
+from va_utils import EmoTagError, did_you_mean, log
 
 DESCRIPTOR_DIR = "descriptors"
 
@@ -70,10 +70,7 @@ def train_one(name: str, feats: pd.DataFrame, targets: pd.DataFrame, args) -> di
     """Nested-CV report and final model of one descriptor; returns paths and the OOF table."""
     t = targets[targets["descriptor"] == name][["file_id", "value"]]
     if t.empty:
-        import difflib
-        hint = difflib.get_close_matches(name, available(targets), n=1)
-        raise EmoTagError(f"no {args.target} targets named {name!r} in {args.db}"
-                          + (f"; did you mean {hint[0]!r}?" if hint else f"; available: {available(targets)[:12]}"))
+        raise EmoTagError(f"no {args.target} targets named {name!r} in {args.db}" + did_you_mean(name, available(targets)))
     df = feats.merge(t, on="file_id", how="inner")
     if len(df) < args.min_files:
         raise EmoTagError(f"{name}: only {len(df)} files have both features and a {args.target} target "

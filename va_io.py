@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from essentia_engine import ExtractorConfig, feature_names
-from va_utils import show, BadLabelError, ModelMismatchError, __version__, sha256_file
+from va_utils import did_you_mean, show, BadLabelError, ModelMismatchError, __version__, sha256_file
 
 FILE_KEY = ["sha256", "path"]  # the same audio may sit at several paths
 FEATURE_META_COLUMNS = ["sha256", "path", "duration", "sample_rate", "channels"]
@@ -214,8 +214,8 @@ def read_predictions(path) -> pd.DataFrame:
 
 def read_descriptor_scores(path) -> pd.DataFrame:
     """Read ``new_audio_descriptor_scores.csv``: every column after sha256/path is a score in 0..1."""
-    df = read_csv(path, required=FILE_KEY, key=FILE_KEY)
-    words = [c for c in df.columns if c not in FILE_KEY]
+    header = pd.read_csv(path, nrows=0).columns if Path(path).is_file() else []
+    words = [c for c in header if c not in FILE_KEY]
     df = read_csv(path, required=FILE_KEY, key=FILE_KEY, finite=words)
     bad = [w for w in words if ((df[w] < 0) | (df[w] > 1)).any()]
     if bad:
@@ -293,15 +293,12 @@ def load_descriptor_models(models_dir, names=None, *, config: ExtractorConfig | 
 
     With ``names``, load just those and raise for a missing one (with a close match).
     """
-    import difflib
     folder = Path(models_dir) / "descriptors"
     found = {p.stem: p for p in sorted(folder.glob("*.joblib"))}
     if names:
         missing = [n for n in names if n not in found]
         if missing:
-            hint = difflib.get_close_matches(missing[0], list(found), n=1)
-            raise ModelMismatchError(f"no descriptor model {missing[0]!r} in {folder}"
-                                     + (f"; did you mean {hint[0]!r}?" if hint else f"; available: {sorted(found)[:12]}"))
+            raise ModelMismatchError(f"no descriptor model {missing[0]!r} in {folder}" + did_you_mean(missing[0], found))
         found = {n: found[n] for n in names}
     return {n: load_model(p, config=config) for n, p in found.items()}
 

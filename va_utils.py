@@ -57,6 +57,14 @@ def show(value) -> str:
     return repr(value)
 
 
+def did_you_mean(name: str, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, else a short list of them."""
+    import difflib
+    choices = sorted(choices)
+    hint = difflib.get_close_matches(name, choices, n=1)
+    return f"; did you mean {hint[0]!r}?" if hint else f"; available: {choices[:12]}"
+
+
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
     """Configure the project logger for a stage script (libraries never call this)."""
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
