@@ -60,6 +60,20 @@ class ExtractorConfig:
     stats : tuple of str
         Statistics over frames, from ``mean, stdev, min, max, p10, p90, dmean, dstdev``
         (``d*`` are over first differences).
+    envelope : bool
+        Also compute Essentia's ``sfx`` envelope descriptors over the whole signal (log
+        attack time, temporal centroid to total length, flatness, max/min to total,
+        derivative after the maximum, strong decay, effective duration).
+    prosody : bool
+        Also compute pitch-contour statistics over voiced frames (voiced ratio, median,
+        spread and slope of f0 in semitones, voiced segments per second) and level
+        statistics (dB) of voiced frames: the prosody cues of speech.
+    trim_db : float or None, dB
+        Drop leading and trailing blocks (50 ms) more than this many dB below the
+        loudest block before analysis, as speech front-ends do (None: keep everything).
+    loudness_norm : float or None, dBFS
+        Scale each signal so that the RMS of its non-silent frames equals this level
+        before analysis (None: analyse the level as recorded).
     silence_dither : float
         Amplitude of the seeded Gaussian noise written into samples that are exactly 0.
         Essentia's ``Extractor`` adds *unseeded* noise to digitally silent frames, which
@@ -73,7 +87,11 @@ class ExtractorConfig:
     hop_size: int = 1024
     rhythm: bool = False
     tonal: bool = False
-    stats: tuple = ("mean", "stdev")
+    stats: tuple = _STATS
+    envelope: bool = True
+    prosody: bool = True
+    trim_db: float | None = 40.0
+    loudness_norm: float | None = None
     silence_dither: float = 1e-4
 
     def __post_init__(self):
@@ -203,6 +221,114 @@ def aggregate(pool, config: ExtractorConfig) -> dict[str, float]:
     return feats
 
 
+def envelope_features(y: np.ndarray, sr: int) -> dict[str, float]:
+    """Essentia ``sfx`` envelope descriptors of the whole signal ``y`` (mono, at ``sr``)."""
+    es = _essentia()
+    env = es.Envelope(sampleRate=float(sr))(y)
+    lat, _, _ = es.LogAttackTime(sampleRate=float(sr))(env)
+    der_after_max, max_der_before_max = es.DerivativeSFX()(env)
+    return {
+        "sfx.log_attack_time": float(lat),
+        "sfx.tc_to_total": float(es.TCToTotal()(env)),
+        "sfx.flatness": float(es.FlatnessSFX()(env)),
+        "sfx.max_to_total": float(es.MaxToTotal()(env)),
+        "sfx.min_to_total": float(es.MinToTotal()(env)),
+        "sfx.der_av_after_max": float(der_after_max),
+        "sfx.max_der_before_max": float(max_der_before_max),
+        "sfx.strong_decay": float(np.log10(1e-9 + es.StrongDecay(sampleRate=float(sr))(y))),
+        "sfx.effective_duration": float(es.EffectiveDuration(sampleRate=float(sr))(y)),
+    }
+
+
+def prosody_features(pool, config: ExtractorConfig) -> dict[str, float]:
+    """Pitch-contour and level statistics over voiced frames of an ``Extractor`` pool.
+
+    A frame is voiced when its YinFFT confidence exceeds 0.5 and its f0 lies in
+    50..1000 Hz. f0 is in semitones re 55 Hz; levels are ``20 log10(rms)``. Values are
+    NaN when fewer than 3 frames are voiced (:func:`analyse` then sets them to 0).
+    """
+    f0 = np.asarray(pool["lowLevel.pitch"], dtype=np.float64).ravel()
+    conf = np.asarray(pool["lowLevel.pitch_instantaneous_confidence"], dtype=np.float64).ravel()
+    rms = np.asarray(pool["lowLevel.spectral_rms"], dtype=np.float64).ravel()
+    n = min(f0.size, conf.size, rms.size)
+    f0, conf, rms = f0[:n], conf[:n], rms[:n]
+    voiced = (conf > 0.5) & (f0 > 50) & (f0 < 1000)
+    level = 20 * np.log10(np.maximum(rms, 1e-10))
+    out = {"prosody.voiced_ratio": float(voiced.mean()) if n else 0.0}
+    seconds = max(n * config.hop_size / config.sample_rate, 1e-9)
+    onsets = np.flatnonzero(np.diff(np.r_[0, voiced.astype(int)]) == 1)
+    out["prosody.voiced_segments_per_s"] = float(onsets.size / seconds)
+    nan = float("nan")
+    if voiced.sum() >= 3:
+        st = 12 * np.log2(f0[voiced] / 55.0)
+        t = np.flatnonzero(voiced) * config.hop_size / config.sample_rate
+        p10, p50, p90 = np.percentile(st, [10, 50, 90])
+        d = np.diff(st)
+        out.update({
+            "prosody.f0_median": float(p50), "prosody.f0_std": float(st.std()),
+            "prosody.f0_range": float(p90 - p10), "prosody.f0_slope": float(np.polyfit(t, st, 1)[0]),
+            "prosody.f0_abs_delta": float(np.abs(d).mean()),
+            "prosody.level_voiced_mean": float(level[voiced].mean()),
+            "prosody.level_voiced_std": float(level[voiced].std()),
+        })
+    else:
+        for k in ("f0_median", "f0_std", "f0_range", "f0_slope", "f0_abs_delta",
+                  "level_voiced_mean", "level_voiced_std"):
+            out[f"prosody.{k}"] = nan
+    active = level > level.max() - 40 if n else np.zeros(0, bool)
+    out["prosody.level_active_mean"] = float(level[active].mean()) if active.any() else nan
+    out["prosody.level_range"] = float(np.percentile(level, 95) - np.percentile(level, 5)) if n else nan
+    return out
+
+
+def _block_db(y: np.ndarray, sr: int):
+    hop = max(1, int(0.05 * sr))
+    n = max(1, y.size // hop)
+    blocks = y[: n * hop].reshape(n, -1) if y.size >= hop else y[None, :]
+    ms = (blocks.astype(np.float64) ** 2).mean(axis=1)
+    return 10 * np.log10(np.maximum(ms, 1e-20)), hop
+
+
+def trim_silence(y: np.ndarray, top_db: float, sr: int) -> np.ndarray:
+    """Drop leading/trailing 50 ms blocks more than ``top_db`` below the loudest block."""
+    db, hop = _block_db(y, sr)
+    keep = np.flatnonzero(db > db.max() - top_db)
+    if keep.size == 0 or db.max() <= -200:
+        return y
+    return y[keep[0] * hop: min(y.size, (keep[-1] + 1) * hop)]
+
+
+def normalise_loudness(y: np.ndarray, target_db: float, sr: int) -> np.ndarray:
+    """Scale ``y`` so that the RMS of its non-silent 50 ms blocks is ``target_db`` dBFS.
+
+    Blocks more than 40 dB below the loudest block are ignored; an all-silent signal is
+    returned unchanged.
+    """
+    hop = max(1, int(0.05 * sr))
+    n = y.size // hop
+    if n == 0:
+        blocks = y[None, :]
+    else:
+        blocks = y[: n * hop].reshape(n, hop)
+    ms = (blocks.astype(np.float64) ** 2).mean(axis=1)
+    if not np.any(ms > 0):
+        return y
+    db = 10 * np.log10(np.maximum(ms, 1e-20))
+    active = ms[db > db.max() - 40]
+    gain = 10 ** ((target_db - 10 * np.log10(active.mean())) / 20)
+    return (y * np.float32(gain)).astype(np.float32)
+
+
+def _features(y: np.ndarray, config: ExtractorConfig) -> dict[str, float]:
+    pool = _algorithm(config)(y)
+    feats = aggregate(pool, config)
+    if config.envelope:
+        feats.update(envelope_features(y, config.sample_rate))
+    if config.prosody:
+        feats.update(prosody_features(pool, config))
+    return feats
+
+
 def _reference_signal(sr: int) -> np.ndarray:
     """A fixed 3 s test signal (tone + noise + clicks) used to list the feature names."""
     rng = np.random.default_rng(0)
@@ -215,8 +341,7 @@ def _reference_signal(sr: int) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def feature_names(config: ExtractorConfig = DEFAULT_CONFIG) -> tuple[str, ...]:
     """The ordered feature names of ``config`` (the columns of every feature table)."""
-    pool = _algorithm(config)(_reference_signal(config.sample_rate))
-    return tuple(aggregate(pool, config).keys())
+    return tuple(_features(_reference_signal(config.sample_rate), config).keys())
 
 
 def analyse(y: np.ndarray, config: ExtractorConfig = DEFAULT_CONFIG) -> np.ndarray:
@@ -246,13 +371,19 @@ def analyse(y: np.ndarray, config: ExtractorConfig = DEFAULT_CONFIG) -> np.ndarr
             stacklevel=2,
         )
         y = np.pad(y, (0, config.min_samples - y.size))
+    if config.trim_db is not None:
+        y = trim_silence(y, config.trim_db, config.sample_rate)
+        if y.size < config.min_samples:
+            y = np.pad(y, (0, config.min_samples - y.size))
+    if config.loudness_norm is not None:
+        y = normalise_loudness(y, config.loudness_norm, config.sample_rate)
     zeros = y == 0
     if config.silence_dither > 0 and zeros.any():
         y = y.copy()
         noise = np.random.default_rng(0).standard_normal(int(zeros.sum())).astype(np.float32)
         y[zeros] = noise * np.float32(config.silence_dither)
     names = feature_names(config)
-    feats = aggregate(_algorithm(config)(y), config)
+    feats = _features(y, config)
     vec = np.array([feats.get(n, np.nan) for n in names], dtype=np.float64)
     bad = ~np.isfinite(vec)
     if bad.any():

@@ -124,3 +124,74 @@ def summarise(fold_metrics: pd.DataFrame, **labels) -> pd.DataFrame:
             out.append({**labels, "subset": subset, "metric": m, "mean": g[m].mean(), "std": g[m].std(ddof=1),
                         "folds": len(g), "n": int(g["n"].sum())})
     return pd.DataFrame(out)
+
+
+# ------------------------------------------------------------------ classification, fixed folds
+def classification_metrics(y, yhat) -> dict:
+    """Unweighted average recall (UAR, = balanced accuracy) and accuracy."""
+    y, yhat = np.asarray(y), np.asarray(yhat)
+    classes = np.unique(y)
+    recalls = [float(np.mean(yhat[y == c] == c)) for c in classes]
+    return {"uar": float(np.mean(recalls)), "accuracy": float(np.mean(y == yhat))}
+
+
+def confusion(y, yhat, labels) -> np.ndarray:
+    """Counts, rows = true label, columns = predicted label, in the order of ``labels``."""
+    idx = {l: i for i, l in enumerate(labels)}
+    m = np.zeros((len(labels), len(labels)), dtype=int)
+    for a, b in zip(y, yhat):
+        m[idx[a], idx[b]] += 1
+    return m
+
+
+def fixed_folds(groups, n_splits: int = 5, *, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The outer folds as explicit ``(train, test)`` index pairs, so that every system
+    in a comparison is scored on exactly the same splits."""
+    groups = np.asarray(groups)
+    return [(tr, te) for tr, te in group_folds(groups, n_splits, seed=seed).split(np.zeros(len(groups)), groups=groups)]
+
+
+def oof_predict(pipe, grid, X, y, groups, folds, *, inner_folds: int = 3, scoring=None, jobs: int = 1,
+                seed: int = 0, proba: bool = False):
+    """Out-of-fold predictions over the given outer ``folds``.
+
+    With a non-empty ``grid`` the hyperparameters are searched by grouped
+    ``inner_folds``-fold CV inside each outer training part (nested CV); with an empty
+    grid ``pipe`` is fitted as is. No test group is ever seen in training.
+
+    Returns
+    -------
+    oof : np.ndarray, shape (n,)
+    params : list of dict
+        The chosen hyperparameters of each outer fold.
+    proba : np.ndarray, shape (n, n_classes), only when ``proba=True``
+        Out-of-fold class probabilities, columns in sorted class order.
+    """
+    X, y, groups = np.asarray(X, float), np.asarray(y), np.asarray(groups)
+    oof = np.empty(y.shape, dtype=y.dtype if y.dtype.kind in "OUS" else float)
+    classes = np.unique(y) if proba else None
+    P = np.zeros((y.size, classes.size)) if proba else None
+    chosen = []
+    for tr, te in folds:
+        if set(groups[tr]) & set(groups[te]):
+            raise EmoTagError("a group is on both sides of a split")
+        if grid:
+            cv = group_folds(groups[tr], inner_folds, seed=seed)
+            model = GridSearchCV(clone(pipe), grid, cv=cv, scoring=scoring, n_jobs=jobs, refit=True,
+                                 error_score="raise")
+        else:
+            model = clone(pipe)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if grid or getattr(model, "accepts_groups", False):
+                model.fit(X[tr], y[tr], groups=groups[tr])
+            else:
+                model.fit(X[tr], y[tr])
+        oof[te] = model.predict(X[te])
+        chosen.append(dict(model.best_params_) if grid else {})
+        if proba:
+            pr = model.predict_proba(X[te])
+            cols = np.searchsorted(classes, model.classes_)
+            P[np.ix_(te, cols)] = pr
+    return (oof, chosen, P) if proba else (oof, chosen)

@@ -1,0 +1,266 @@
+"""Model families and the named recipes our default models are built from.
+
+Reads and writes no files. ``train_emo_model.py`` builds the shipped models from
+:data:`RECIPES` and ``evaluate_models.py`` measures the same recipes, so the model that
+is evaluated is the model that is shipped.
+
+Each recipe is a function ``(kind, n_features) -> (pipeline, grid)`` where ``kind`` is
+``"regression"`` or ``"classification"`` and ``grid`` is searched by grouped inner CV.
+
+Example::
+
+    >>> from va_models import make_model
+    >>> pipe, grid = make_model("svm", "regression", n_features=300)
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+
+from va_utils import EmoTagError
+
+# Feature names whose values are energies (spanning many decades): log-compressed first.
+_ENERGY_KEYS = ("barkbands.", "spectral_energy", "spectral_rms", "hfc", "energyband", "strongpeak",
+                "spectral_flux")
+_NOT_ENERGY = ("kurtosis", "skewness", "spread")
+
+
+class EnergyLog(TransformerMixin, BaseEstimator):
+    """``log10(|x| + 1e-10)`` of the energy-like columns (chosen by feature name).
+
+    Band and frame energies span many decades, so a standard scaler on their raw values
+    lets a few loud files dominate; on RAVDESS this transform lifted 8-class UAR by about
+    0.01 and the mean GEMS r by about 0.01 (exploratory grouped CV).
+    """
+
+    def __init__(self, feature_names=()):
+        self.feature_names = feature_names
+
+    def fit(self, X, y=None):
+        self.mask_ = np.array([any(k in n for k in _ENERGY_KEYS) and not any(k in n for k in _NOT_ENERGY)
+                               for n in self.feature_names], dtype=bool)
+        if self.mask_.size != np.shape(X)[1]:
+            self.mask_ = np.zeros(np.shape(X)[1], dtype=bool)
+        return self
+
+    def transform(self, X):
+        X = np.array(X, dtype=np.float64, copy=True)
+        X[:, self.mask_] = np.log10(np.abs(X[:, self.mask_]) + 1e-10)
+        return X
+
+
+# ------------------------------------------------------------------ a small MLP with dropout
+class DropoutMLP(BaseEstimator):
+    """A multi-layer perceptron with ReLU units and (inverted) dropout, trained with Adam.
+
+    scikit-learn's ``MLPRegressor`` has no dropout, which baseline (b) needs, so this is
+    a ~60-line NumPy implementation. Mean-squared error for ``kind="regression"``,
+    softmax cross-entropy for ``kind="classification"``. Inputs should be standardised.
+
+    Parameters
+    ----------
+    kind : {"regression", "classification"}
+    hidden : tuple of int
+        Units per hidden layer.
+    dropout : float
+        Probability of dropping a hidden unit during training.
+    epochs, batch_size, lr, alpha : training length, mini-batch size, Adam step, L2 penalty.
+    seed : int
+        Seeds the weights, the batches and the dropout masks.
+    """
+
+    def __init__(self, kind="regression", hidden=(64, 32), dropout=0.2, epochs=200, batch_size=32,
+                 lr=1e-3, alpha=1e-4, seed=0):
+        self.kind = kind
+        self.hidden = hidden
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.alpha = alpha
+        self.seed = seed
+
+    def _forward(self, X, rng=None):
+        acts = [X]
+        masks = []
+        h = X
+        for i, (W, b) in enumerate(zip(self.W_, self.b_)):
+            z = h @ W + b
+            if i == len(self.W_) - 1:
+                acts.append(z)
+                break
+            h = np.maximum(z, 0)
+            if rng is not None and self.dropout > 0:
+                m = (rng.random(h.shape) >= self.dropout) / (1 - self.dropout)
+                h = h * m
+            else:
+                m = None
+            masks.append(m)
+            acts.append(h)
+        return acts, masks
+
+    def fit(self, X, y):
+        X = np.asarray(X, dtype=np.float64)
+        rng = np.random.default_rng(self.seed)
+        if self.kind == "classification":
+            self.classes_, yi = np.unique(y, return_inverse=True)
+            T = np.eye(self.classes_.size)[yi]
+        elif self.kind == "regression":
+            y = np.asarray(y, dtype=np.float64)
+            self.y_mean_, self.y_std_ = y.mean(), y.std() or 1.0
+            T = ((y - self.y_mean_) / self.y_std_)[:, None]
+        else:
+            raise EmoTagError(f"DropoutMLP kind must be regression or classification, got {self.kind!r}")
+        sizes = [X.shape[1], *self.hidden, T.shape[1]]
+        self.W_ = [rng.normal(0, np.sqrt(2 / a), (a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.b_ = [np.zeros(b) for b in sizes[1:]]
+        params = self.W_ + self.b_
+        m1 = [np.zeros_like(p) for p in params]
+        m2 = [np.zeros_like(p) for p in params]
+        step = 0
+        n = X.shape[0]
+        for _ in range(self.epochs):
+            order = rng.permutation(n)
+            for s in range(0, n, self.batch_size):
+                idx = order[s:s + self.batch_size]
+                acts, masks = self._forward(X[idx], rng)
+                out = acts[-1]
+                if self.kind == "classification":
+                    e = np.exp(out - out.max(axis=1, keepdims=True))
+                    delta = (e / e.sum(axis=1, keepdims=True) - T[idx]) / idx.size
+                else:
+                    delta = (out - T[idx]) / idx.size
+                gW, gb = [None] * len(self.W_), [None] * len(self.W_)
+                for i in range(len(self.W_) - 1, -1, -1):
+                    gW[i] = acts[i].T @ delta + self.alpha * self.W_[i]
+                    gb[i] = delta.sum(axis=0)
+                    if i:
+                        delta = (delta @ self.W_[i].T) * (acts[i] > 0)
+                        if masks[i - 1] is not None:
+                            delta = delta * masks[i - 1]
+                step += 1
+                for j, (p, g) in enumerate(zip(params, gW + gb)):
+                    m1[j] = 0.9 * m1[j] + 0.1 * g
+                    m2[j] = 0.999 * m2[j] + 0.001 * g * g
+                    p -= self.lr * (m1[j] / (1 - 0.9 ** step)) / (np.sqrt(m2[j] / (1 - 0.999 ** step)) + 1e-8)
+        return self
+
+    def _raw(self, X):
+        return self._forward(np.asarray(X, dtype=np.float64))[0][-1]
+
+    def predict(self, X):
+        out = self._raw(X)
+        if self.kind == "classification":
+            return self.classes_[out.argmax(axis=1)]
+        return out[:, 0] * self.y_std_ + self.y_mean_
+
+    def predict_proba(self, X):
+        out = self._raw(X)
+        e = np.exp(out - out.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+# ------------------------------------------------------------------ class posteriors -> VA
+class ClassifierVA(BaseEstimator):
+    """Valence or arousal as the posterior-weighted mean of category coordinates.
+
+    ``fit(X, labels)`` trains ``classifier`` on category labels; ``predict`` returns
+    ``P(class | x) @ coords[:, dim]``, where ``coords`` maps each category to its
+    (valence, arousal) lexicon coordinates. This is how the speech task turns the
+    8-class model into continuous valence/arousal.
+    """
+
+    accepts_groups = True
+
+    def __init__(self, classifier=None, coords=None, dim=0, grid=None, inner_folds=3):
+        self.classifier = classifier
+        self.coords = coords
+        self.dim = dim
+        self.grid = grid
+        self.inner_folds = inner_folds
+
+    def fit(self, X, labels, groups=None):
+        """Fit the classifier; with a ``grid``, search it by grouped CV on balanced accuracy."""
+        if self.grid and groups is not None:
+            from sklearn.model_selection import GridSearchCV
+            from va_evaluation import group_folds
+            search = GridSearchCV(clone(self.classifier), self.grid, scoring="balanced_accuracy",
+                                  cv=group_folds(groups, self.inner_folds))
+            self.classifier_ = search.fit(X, labels, groups=groups).best_estimator_
+        else:
+            self.classifier_ = clone(self.classifier).fit(X, labels)
+        return self
+
+    def predict(self, X):
+        P = self.classifier_.predict_proba(X)
+        C = np.array([self.coords[c] for c in self.classifier_.classes_], dtype=float)
+        return P @ C[:, self.dim]
+
+
+# ------------------------------------------------------------------ named recipes
+def _pre(names):
+    from sklearn.preprocessing import StandardScaler
+    return [("log", EnergyLog(tuple(names))), ("scale", StandardScaler())]
+
+
+def _svm(kind, names):
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import SVC, SVR
+    if kind == "regression":
+        return Pipeline(_pre(names) + [("model", SVR(kernel="rbf", gamma="scale"))]), \
+            {"model__C": [0.3, 1.0, 3.0], "model__epsilon": [0.05, 0.1]}
+    return Pipeline(_pre(names) + [("model", SVC(C=3.0, probability=True, random_state=0))]), \
+        {"model__C": [3.0, 10.0]}
+
+
+def _linear(kind, names):
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import Pipeline
+    if kind == "regression":
+        return Pipeline(_pre(names) + [("model", Ridge())]), {"model__alpha": [100.0, 300.0, 1000.0]}
+    return Pipeline(_pre(names) + [("model", LogisticRegression(max_iter=3000))]), \
+        {"model__C": [0.01, 0.03, 0.1]}
+
+
+def _hgb(kind, names):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    est = (HistGradientBoostingRegressor if kind == "regression" else HistGradientBoostingClassifier)(
+        max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=0)
+    return est, {}
+
+
+def _mlp(kind, names):
+    from sklearn.pipeline import Pipeline
+    return Pipeline(_pre(names) + [("model", DropoutMLP(kind=kind, hidden=(128, 32), dropout=0.2, epochs=100,
+                                                         alpha=1e-3, seed=0))]), {}
+
+
+def _stack(kind, names):
+    from sklearn.ensemble import StackingClassifier, StackingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.model_selection import KFold
+    svm, _ = _svm(kind, names)
+    lin, _ = _linear(kind, names)
+    if kind == "regression":
+        svm.set_params(model__C=1.0, model__epsilon=0.05)
+        lin.set_params(model__alpha=300.0)
+        return StackingRegressor([("svm", svm), ("linear", lin)], final_estimator=Ridge(alpha=1.0),
+                                 cv=KFold(5)), {}
+    svm.set_params(model__C=10.0)
+    lin.set_params(model__C=0.03)
+    return StackingClassifier([("svm", svm), ("linear", lin)],
+                              final_estimator=LogisticRegression(C=1.0, max_iter=2000), cv=5), {}
+
+
+RECIPES = {"svm": _svm, "linear": _linear, "hgb": _hgb, "mlp": _mlp, "stack": _stack}
+# The recipes our shipped models use (chosen by evaluate_models.py; see docs/RESULTS.md).
+DEFAULT_RECIPES = {"regression": "svm", "classification": "linear"}
+
+
+def make_model(recipe: str, kind: str, feature_names):
+    """``(estimator, grid)`` of a named recipe for ``kind`` in {"regression", "classification"}."""
+    if recipe not in RECIPES:
+        raise EmoTagError(f"unknown model recipe {recipe!r}; expected one of {sorted(RECIPES)}")
+    if kind not in ("regression", "classification"):
+        raise EmoTagError(f"kind must be regression or classification, got {kind!r}")
+    return RECIPES[recipe](kind, list(feature_names))
