@@ -30,7 +30,7 @@ from va_analyzer import descriptor_scores
 from va_cli import add_common_args, cache_dir, exit_main, parser, run_main, show_progress
 from va_data_loader import load_descriptor_pairs, load_lexicon
 from va_io import FEATURE_META_COLUMNS, load_model, write_csv
-from va_utils import find_audio_files, log
+from va_utils import EmoTagError, find_audio_files, log
 
 OUTPUTS = {"features": "new_audio_features_raw.csv", "va": "new_audio_predicted_va.csv",
            "scores": "new_audio_descriptor_scores.csv", "errors": "new_audio_errors.csv"}
@@ -41,6 +41,9 @@ def build_parser():
     ap.add_argument("paths", nargs="+", metavar="PATH", help="audio files and/or folders")
     ap.add_argument("--lexicon", help="NRC-VAD lexicon file or folder (default: data/descriptor_lexicon.csv)")
     ap.add_argument("--pairs", help="descriptor pairs CSV (default: data/descriptor_pairs.csv)")
+    ap.add_argument("--emotion", choices=("auto", "classifier", "va"), default="auto",
+                    help="emotion labels from the 8-class classifier, from the nearest category to the predicted "
+                         "valence/arousal, or the classifier when the models folder has one")
     ap.add_argument("--eps", type=float, default=1.0, help="softening constant of the descriptor scores (1 = reference method)")
     add_common_args(ap, db=False, out_dir=True)
     return ap
@@ -61,9 +64,44 @@ def predict_va(models, X: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({t: np.clip(models[t][0].predict(X), -1.0, 1.0) for t in ("valence", "arousal")})
 
 
+def load_emotion_model(models_dir, config=DEFAULT_CONFIG):
+    """The 8-class emotion classifier of ``models_dir`` as ``(pipeline, metadata)``, or None."""
+    from train_emo_model import CLASSIFIER_FILE
+    p = Path(models_dir) / CLASSIFIER_FILE
+    return load_model(p, config=config) if p.is_file() else None
+
+
+def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame, *, source: str = "auto",
+                    lexicon=None) -> pd.DataFrame:
+    """``emotion_label, emotion_confidence, emotion_source`` for each row of ``X``.
+
+    ``source="classifier"`` uses the 8-class model (confidence: its class probability);
+    ``"va"`` maps the predicted valence/arousal onto the nearest category word
+    (:func:`va_analyzer.nearest_category`); ``"auto"`` uses the classifier when there is
+    one.
+    """
+    from va_analyzer import nearest_category
+    if source not in ("auto", "classifier", "va"):
+        raise EmoTagError(f"emotion source must be auto, classifier or va, got {source!r}")
+    if source == "classifier" and classifier is None:
+        raise EmoTagError(f"no emotion classifier in the models folder; train one with train_emo_model.py --ravdess, "
+                          "or use --emotion va")
+    if len(X) == 0:
+        return pd.DataFrame({"emotion_label": [], "emotion_confidence": [], "emotion_source": []})
+    if source in ("auto", "classifier") and classifier is not None:
+        P = classifier[0].predict_proba(X)
+        k = P.argmax(axis=1)
+        return pd.DataFrame({"emotion_label": classifier[0].classes_[k], "emotion_confidence": P[np.arange(len(k)), k],
+                             "emotion_source": "classifier"})
+    out = nearest_category(va["valence"], va["arousal"], lexicon=lexicon)
+    out["emotion_source"] = "va-nearest"
+    return out
+
+
 def _run(args):
     out_dir = Path(args.out_dir)
     models = load_va_models(args.models_dir)
+    classifier = load_emotion_model(args.models_dir)
     lexicon = load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
     pairs = load_descriptor_pairs(args.pairs, lexicon=lexicon)
     files, problems = find_audio_files(args.paths)
@@ -94,6 +132,8 @@ def _run(args):
     pred = pd.concat([meta[["sha256", "path"]], va], axis=1)
     pred["valence_model"] = models["valence"][1]["sha256"]
     pred["arousal_model"] = models["arousal"][1]["sha256"]
+    emo = predict_emotion(classifier, X, va, source=args.emotion, lexicon=lexicon)
+    pred = pd.concat([pred, emo], axis=1)
     scores = descriptor_scores(va["valence"], va["arousal"], pairs=pairs, lexicon=lexicon, eps=args.eps)
     scores = pd.concat([meta[["sha256", "path"]], scores], axis=1)
     write_csv(feats, out_dir / OUTPUTS["features"], config=DEFAULT_CONFIG, source="predict_new_audio.py")

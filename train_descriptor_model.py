@@ -25,7 +25,8 @@ import pandas as pd
 from essentia_engine import DEFAULT_CONFIG, feature_names
 from va_cli import add_common_args, exit_main, parser, run_main
 from va_db import connect, feature_table, human_label_targets, va_descriptor_targets
-from va_evaluation import fit_search, nested_cv, summarise, svr_pipeline
+from va_evaluation import fit_search, nested_cv, summarise
+from va_models import DEFAULT_RECIPES, make_model
 from va_io import save_model, write_csv
 from va_plotter import plot_pred_vs_true
 from va_utils import EmoTagError, did_you_mean, log
@@ -81,7 +82,7 @@ def train_one(name: str, feats: pd.DataFrame, targets: pd.DataFrame, args) -> di
         log.warning("%s: the %s targets barely vary (std %.2g); R² is then meaningless and the model "
                     "learns little", name, args.target, np.std(y))
     groups = df["group"].fillna(df["sha256"]).astype(str).to_numpy()
-    pipe, grid = svr_pipeline(len(names))
+    pipe, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names)
     folds, oof = nested_cv(pipe, grid, X, y, groups, folds=args.folds, inner_folds=args.inner_folds,
                            jobs=args.jobs, seed=args.seed)
     search = fit_search(pipe, grid, X, y, groups, folds=args.folds, jobs=args.jobs, seed=args.seed)

@@ -10,18 +10,22 @@ Writes, in ``--out-dir``:
   cv_report.csv                      grouped nested-CV R², RMSE, r and CCC, mean ± std
   cv_folds.csv                       the same metrics per fold
   cv_predicted_vs_true.png/.svg      out-of-fold predictions against truth
+  cv_emotion_report.csv              the classifier's grouped nested-CV UAR and accuracy
 and in ``--models-dir``: trained_valence_model.joblib and trained_arousal_model.joblib,
-each with a .json copy of its metadata (feature list, extractor config, library
-versions, training-data hash, CV scores, date).
+plus trained_emotion_classifier.joblib when the data carry categorical ``emotion``
+labels (RAVDESS), each with a .json copy of its metadata (recipe, feature list,
+extractor config, library versions, training-data hash, CV scores, date).
 
-Each model is a scikit-learn Pipeline (StandardScaler -> SelectKBest(f_regression) -> SVR)
-whose hyperparameters are searched under grouped K-fold CV. Reported scores come from
-nested CV: the search runs inside each outer training fold, and groups (actor, track,
-source recording) never straddle a split.
+The models use the recipes of ``va_models.DEFAULT_RECIPES`` (the winners of
+``evaluate_models.py``, see docs/RESULTS.md): valence/arousal are log-energy ->
+StandardScaler -> RBF SVR; the classifier is log-energy -> StandardScaler -> logistic
+regression. Hyperparameters are searched under grouped K-fold CV. Reported scores come
+from nested CV: the search runs inside each outer training fold, and groups (actor,
+track, source recording) never straddle a split.
 
 Examples:
   python train_emo_model.py --ravdess ../shared/data/ravdess_speech --emotify ../shared/data/emotify -j 2
-  python train_emo_model.py --features data/out_Valence.csv data/out_Arousal.csv
+  python train_emo_model.py --features data/out_Valence.csv data/out_Arousal.csv --labels data/out_labels.csv
 """
 from __future__ import annotations
 
@@ -35,13 +39,15 @@ from essentia_engine import DEFAULT_CONFIG, feature_names
 from extractor import extract_batch
 from va_cli import add_common_args, cache_dir, exit_main, parser, run_main, show_progress
 from va_data_loader import load_corpus, load_lexicon
-from va_evaluation import nested_cv, summarise, svr_pipeline, fit_search
-from va_io import TARGETS, TRAINING_META_COLUMNS, read_training_table, save_model, write_csv
+from va_evaluation import (classification_metrics, fit_search, fixed_folds, nested_cv, oof_predict, summarise)
+from va_io import TARGETS, TRAINING_META_COLUMNS, read_csv, read_training_table, save_model, write_csv
+from va_models import DEFAULT_RECIPES, make_model
 from va_plotter import plot_pred_vs_true
 from va_utils import BadLabelError, EmoTagError, log
 
 MODEL_FILES = {"valence": "trained_valence_model.joblib", "arousal": "trained_arousal_model.joblib"}
 TABLE_FILES = {"valence": "out_Valence.csv", "arousal": "out_Arousal.csv"}
+CLASSIFIER_FILE = "trained_emotion_classifier.joblib"
 
 
 def build_parser():
@@ -55,6 +61,10 @@ def build_parser():
     src.add_argument("--audio-root", metavar="DIR", help="root for the paths of --csv files (default: the CSV's folder)")
     src.add_argument("--features", metavar="CSV", nargs="+",
                      help="retrain from out_Valence.csv and/or out_Arousal.csv instead of audio")
+    src.add_argument("--labels", metavar="CSV",
+                     help="with --features: out_labels.csv whose 'emotion' column trains the 8-class classifier "
+                          "(default: out_labels.csv beside the first --features table, if present)")
+    ap.add_argument("--no-classifier", action="store_true", help="do not train the emotion classifier")
     ap.add_argument("--lexicon", help="NRC-VAD lexicon (file or folder) for category targets (default: data/descriptor_lexicon.csv)")
     ap.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS), help="which models to train")
     ap.add_argument("--folds", type=int, default=5, help="outer grouped CV folds")
@@ -132,7 +142,7 @@ def train_target(target, table, args):
     names = list(feature_names(DEFAULT_CONFIG))
     X, y = table[names].to_numpy(float), table[target].to_numpy(float)
     groups = table["group"].astype(str).to_numpy()
-    pipe, grid = svr_pipeline(len(names))
+    pipe, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names)
     log.info("%s: nested grouped CV (%d outer x %d inner folds) on %d files in %d groups", target, args.folds,
              args.inner_folds, len(y), len(np.unique(groups)))
     folds, oof = nested_cv(pipe, grid, X, y, groups, folds=args.folds, inner_folds=args.inner_folds,
@@ -156,7 +166,9 @@ def _run(args):
         figs[target] = pd.DataFrame({"y": table[target], "yhat": oof, "corpus": table["corpus"]})
         allrow = summary[summary["subset"] == "all"].set_index("metric")
         meta = {
-            "kind": "va", "target": target, "name": f"{target}_svr",
+            "kind": "va", "target": target, "name": f"{target}_{DEFAULT_RECIPES['regression']}",
+            "recipe": DEFAULT_RECIPES["regression"],
+            "chosen_by": "evaluate_models.py (docs/RESULTS.md)",
             "feature_names": list(feature_names(DEFAULT_CONFIG)), "extractor": DEFAULT_CONFIG.to_dict(),
             "training_data": {"sha256": data_hash(table), "n_files": int(len(table)),
                               "n_groups": int(table["group"].nunique()),
@@ -170,6 +182,9 @@ def _run(args):
         }
         sha = save_model(search.best_estimator_, models_dir / MODEL_FILES[target], metadata=meta)
         log.info("%s model: %s (sha256 %s…)", target, models_dir / MODEL_FILES[target], sha[:12])
+    emo = emotion_table(args, tables, out_dir)
+    if emo is not None and not args.no_classifier:
+        train_classifier(emo, args, out_dir, models_dir)
     report = pd.concat(reports, ignore_index=True)
     write_csv(report, out_dir / "cv_report.csv")
     write_csv(pd.concat(all_folds, ignore_index=True), out_dir / "cv_folds.csv")
@@ -178,6 +193,67 @@ def _run(args):
         print(format_report(report))
         print(f"\nwrote {out_dir / 'cv_report.csv'}, {fig} and models in {models_dir}")
     return 0
+
+
+def emotion_table(args, tables, out_dir):
+    """Features + ``emotion`` of every file that has a category label, or None."""
+    table = next(iter(tables.values()))
+    if "emotion" in table.columns:
+        lab = table
+    else:
+        path = args.labels
+        if path is None:
+            cand = (Path(args.features[0]).parent if args.features else Path(out_dir)) / "out_labels.csv"
+            path = cand if cand.is_file() else None
+        if path is None:
+            return None
+        labels = read_csv(path, required=["sha256"], key="sha256")
+        if "emotion" not in labels.columns:
+            return None
+        lab = table.merge(labels[["sha256", "emotion"]], on="sha256", how="inner")
+    lab = lab[lab["emotion"].notna() & (lab["emotion"].astype(str) != "")].reset_index(drop=True)
+    if lab.empty or lab["emotion"].nunique() < 2 or lab["group"].nunique() < 2:
+        return None
+    return lab
+
+
+def train_classifier(table, args, out_dir, models_dir):
+    """Nested grouped CV of the 8-class classifier, then fit on everything and save it."""
+    names = list(feature_names(DEFAULT_CONFIG))
+    X, y = table[names].to_numpy(float), table["emotion"].astype(str).to_numpy()
+    groups = table["group"].astype(str).to_numpy()
+    pipe, grid = make_model(DEFAULT_RECIPES["classification"], "classification", names)
+    log.info("emotion classifier: nested grouped CV on %d files, %d classes, %d groups", len(y),
+             len(np.unique(y)), len(np.unique(groups)))
+    folds = fixed_folds(groups, args.folds, seed=args.seed)
+    oof, _ = oof_predict(pipe, grid, X, y, groups, folds, inner_folds=args.inner_folds,
+                         scoring="balanced_accuracy", jobs=args.jobs, seed=args.seed)
+    per_fold = pd.DataFrame([{"fold": k, "n": int(te.size), **classification_metrics(y[te], oof[te])}
+                             for k, (_, te) in enumerate(folds)])
+    report = pd.DataFrame([{"target": "emotion", "metric": m, "mean": per_fold[m].mean(),
+                            "std": per_fold[m].std(ddof=1), "folds": len(per_fold), "n": int(per_fold["n"].sum())}
+                           for m in ("uar", "accuracy")])
+    write_csv(report, out_dir / "cv_emotion_report.csv")
+    search = fit_search(pipe, grid, X, y, groups, folds=args.folds, jobs=args.jobs, seed=args.seed,
+                        scoring="balanced_accuracy")
+    meta = {
+        "kind": "emotion", "target": "emotion", "name": f"emotion_{DEFAULT_RECIPES['classification']}",
+        "recipe": DEFAULT_RECIPES["classification"], "chosen_by": "evaluate_models.py (docs/RESULTS.md)",
+        "classes": [str(c) for c in search.best_estimator_.classes_],
+        "feature_names": names, "extractor": DEFAULT_CONFIG.to_dict(),
+        "training_data": {"sha256": data_hash(table[["sha256", "emotion"] + names]), "n_files": int(len(table)),
+                          "n_groups": int(table["group"].nunique()),
+                          "corpora": table["corpus"].value_counts().to_dict()},
+        "best_params": search.best_params_,
+        "cv": {"scheme": f"nested GroupKFold {args.folds}x{args.inner_folds}, seed {args.seed}",
+               **{r.metric: {"mean": float(r.mean), "std": float(r.std)} for r in report.itertuples()}},
+    }
+    sha = save_model(search.best_estimator_, models_dir / CLASSIFIER_FILE, metadata=meta)
+    if not args.quiet:
+        r = report.set_index("metric")
+        print(f"emotion classifier ({len(np.unique(y))} classes, {len(y)} files): UAR {r.loc['uar', 'mean']:.3f} ± "
+              f"{r.loc['uar', 'std']:.3f}, accuracy {r.loc['accuracy', 'mean']:.3f} ± {r.loc['accuracy', 'std']:.3f}")
+    log.info("emotion classifier: %s (sha256 %s…)", models_dir / CLASSIFIER_FILE, sha[:12])
 
 
 def format_report(report: pd.DataFrame) -> str:

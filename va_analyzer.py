@@ -79,3 +79,37 @@ def top_descriptors(scores: pd.DataFrame, k: int = 3) -> list[list[str]]:
     arr = scores.to_numpy()
     idx = np.argsort(-arr, axis=1, kind="stable")[:, :k]
     return [[scores.columns[i] for i in row] for row in idx]
+
+
+def nearest_category(valence, arousal, *, lexicon: pd.DataFrame | None = None, words=None,
+                     sigma: float = 0.25) -> pd.DataFrame:
+    """Map predicted (valence, arousal) onto the nearest category word.
+
+    For corpora and files without a category model. Each word ``k`` at lexicon
+    coordinates ``c_k`` gets ``p_k ∝ exp(-||x - c_k||² / (2 sigma²))``; the label is the
+    nearest word and the confidence its ``p_k`` (1 when no other word is near, about
+    1/K in the middle of K equidistant words).
+
+    Parameters
+    ----------
+    words : list of str
+        Category words (default: the eight RAVDESS categories).
+    sigma : float
+        Width, in VA units, of each word's neighbourhood.
+
+    Returns
+    -------
+    DataFrame with ``emotion_label, emotion_confidence``, one row per point.
+    """
+    from va_data_loader import RAVDESS_EMOTIONS
+    words = list(words) if words is not None else list(RAVDESS_EMOTIONS.values())
+    lexicon = load_lexicon() if lexicon is None else lexicon
+    C = word_coords(lexicon, words, source="emotion categories")
+    P = np.column_stack([np.asarray(valence, float), np.asarray(arousal, float)])
+    d2 = ((P[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)
+    logits = -d2 / (2 * sigma ** 2)
+    w = np.exp(logits - logits.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    k = w.argmax(axis=1)
+    return pd.DataFrame({"emotion_label": np.asarray(words, dtype=object)[k],
+                         "emotion_confidence": w[np.arange(len(k)), k]})

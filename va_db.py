@@ -12,7 +12,8 @@ Schema (foreign keys on)::
     models(id, sha256 UNIQUE, name, kind, target, metadata JSON, added_at)
     feature_sets(id, config_key UNIQUE, config JSON, names JSON)
     features(file_id -> audio_files, feature_set_id -> feature_sets, vector BLOB float32)
-    predictions(id, file_id, valence_model_id -> models, arousal_model_id -> models, valence, arousal)
+    predictions(id, file_id, valence_model_id -> models, arousal_model_id -> models, valence, arousal,
+                emotion_label, emotion_confidence, emotion_source)
     descriptor_scores(prediction_id -> predictions, descriptor, score)   VA-derived, 0..1
     descriptor_predictions(file_id, model_id -> models, descriptor, value)  descriptor models
     labels(file_id, name, value, text, source)                  human labels and ratings
@@ -29,7 +30,9 @@ import pandas as pd
 from essentia_engine import ExtractorConfig, feature_names
 from va_utils import EmoTagError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Columns added after version 1, created on open when an older library lacks them.
+_ADDED_COLUMNS = {"predictions": [("emotion_label", "TEXT"), ("emotion_confidence", "REAL"), ("emotion_source", "TEXT")]}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +76,8 @@ CREATE TABLE IF NOT EXISTS predictions (
     arousal_model_id INTEGER NOT NULL REFERENCES models(id),
     valence REAL NOT NULL CHECK (valence BETWEEN -1 AND 1),
     arousal REAL NOT NULL CHECK (arousal BETWEEN -1 AND 1),
+    emotion_label TEXT, emotion_confidence REAL CHECK (emotion_confidence BETWEEN 0 AND 1),
+    emotion_source TEXT,
     UNIQUE (file_id, valence_model_id, arousal_model_id)
 );
 CREATE INDEX IF NOT EXISTS idx_predictions_va ON predictions(valence, arousal);
@@ -119,7 +124,12 @@ def connect(path, *, create: bool = True) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 30000")
         with conn:
             conn.executescript(SCHEMA)
-            conn.execute("INSERT OR IGNORE INTO schema_info VALUES ('version', ?)", (str(SCHEMA_VERSION),))
+            for table, cols in _ADDED_COLUMNS.items():
+                have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}  # noqa: S608 (fixed names)
+                for name, typ in cols:
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")  # noqa: S608
+            conn.execute("INSERT OR REPLACE INTO schema_info VALUES ('version', ?)", (str(SCHEMA_VERSION),))
     except sqlite3.DatabaseError as exc:
         raise EmoTagError(f"{path}: not a usable SQLite database ({exc})") from None
     return conn
@@ -188,7 +198,8 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
     files : DataFrame
         ``sha256, path`` and optionally ``duration, sample_rate, channels, corpus, group``.
     features : array (n, n_features), rows aligned with ``files``
-    predictions : DataFrame with ``valence, arousal``, rows aligned with ``files``
+    predictions : DataFrame with ``valence, arousal`` and optionally ``emotion_label,
+        emotion_confidence, emotion_source``, rows aligned with ``files``
     model_ids : (valence_model_id, arousal_model_id)
     scores : DataFrame of descriptor-word columns, rows aligned with ``files``
     labels : DataFrame of label columns (numbers -> ``value``, text -> ``text``), aligned
@@ -203,13 +214,21 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
                 [(fid, fs, np.asarray(v, dtype="<f4").tobytes()) for fid, v in zip(fids, features)])
         if predictions is not None:
             vm, am = model_ids
+            has_emo = "emotion_label" in predictions.columns
             for i, fid in enumerate(fids):
                 v, a = float(predictions["valence"].iloc[i]), float(predictions["arousal"].iloc[i])
+                el, ec, es = ((str(predictions["emotion_label"].iloc[i]), _num(predictions["emotion_confidence"].iloc[i]),
+                               str(predictions.get("emotion_source", pd.Series(["unknown"] * len(predictions))).iloc[i]))
+                              if has_emo and isinstance(predictions["emotion_label"].iloc[i], str) else (None, None, None))
                 conn.execute(
-                    "INSERT INTO predictions(file_id, valence_model_id, arousal_model_id, valence, arousal) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(file_id, valence_model_id, arousal_model_id) DO UPDATE SET "
-                    "valence = excluded.valence, arousal = excluded.arousal "
-                    "WHERE valence != excluded.valence OR arousal != excluded.arousal", (fid, vm, am, v, a))
+                    "INSERT INTO predictions(file_id, valence_model_id, arousal_model_id, valence, arousal, "
+                    "emotion_label, emotion_confidence, emotion_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(file_id, valence_model_id, arousal_model_id) DO UPDATE SET "
+                    "valence = excluded.valence, arousal = excluded.arousal, emotion_label = excluded.emotion_label, "
+                    "emotion_confidence = excluded.emotion_confidence, emotion_source = excluded.emotion_source "
+                    "WHERE valence != excluded.valence OR arousal != excluded.arousal "
+                    "OR emotion_label IS NOT excluded.emotion_label "
+                    "OR emotion_confidence IS NOT excluded.emotion_confidence", (fid, vm, am, v, a, el, ec, es))
                 if scores is not None:
                     pid = conn.execute("SELECT id FROM predictions WHERE file_id = ? AND valence_model_id = ? "
                                        "AND arousal_model_id = ?", (fid, vm, am)).fetchone()[0]

@@ -72,10 +72,10 @@ def group_folds(groups, n_splits: int, *, seed: int = 0):
     return GroupKFold(n_splits=min(n_splits, n_groups), shuffle=True, random_state=seed)
 
 
-def fit_search(pipe, grid, X, y, groups, *, folds: int = 5, jobs: int = 1, seed: int = 0):
+def fit_search(pipe, grid, X, y, groups, *, folds: int = 5, jobs: int = 1, seed: int = 0, scoring: str = "r2"):
     """Grid search under grouped K-fold; return the fitted ``GridSearchCV``."""
     cv = group_folds(groups, folds, seed=seed)
-    search = GridSearchCV(pipe, grid, cv=cv, scoring="r2", n_jobs=jobs, refit=True, error_score="raise")
+    search = GridSearchCV(pipe, grid, cv=cv, scoring=scoring, n_jobs=jobs, refit=True, error_score="raise")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # constant features in SelectKBest
         warnings.simplefilter("ignore", RuntimeWarning)
