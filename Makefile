@@ -8,7 +8,7 @@ MODELS := $(DEMO)/models
 DB     := $(DEMO)/audio_predictions.db
 RUN    := $(BIN)/python
 
-.PHONY: install demo test clean
+.PHONY: install demo test evaluate evaluate-quick peer-env clean
 
 install: $(STAMP)
 
@@ -47,6 +47,22 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(RUN) -m pytest
+
+# Needs ../shared/data (the corpora). Regenerates docs/RESULTS.md.
+evaluate: $(STAMP)
+	$(RUN) evaluate_models.py -j 2
+
+evaluate-quick: $(STAMP)
+	$(RUN) evaluate_models.py --quick -j 2 --out-dir output/eval_quick
+
+# Baseline (d), the MusiCNN peer, needs essentia-tensorflow, which conflicts with
+# essentia: it gets its own venv (about 300 MB of wheels).
+peer-env: .venv-peer/.installed
+.venv-peer/.installed:
+	$(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/pip install --quiet --upgrade pip
+	.venv-peer/bin/pip install --quiet essentia-tensorflow
+	touch $@
 
 clean:
 	rm -rf output .pytest_cache

@@ -2,7 +2,8 @@
 
 Reads one audio file, the valence/arousal models and the descriptor models in
 ``--models-dir``. Writes nothing; prints an aligned table, or JSON with ``--json``:
-valence and arousal in [-1, 1], the VA-derived score (0..1) of every descriptor word,
+valence and arousal in [-1, 1], the emotion label with its confidence (from the 8-class
+classifier, or the category nearest to the predicted valence/arousal), the VA-derived score (0..1) of every descriptor word,
 and the prediction of every descriptor model (or only ``--descriptor NAME ...``).
 
 Examples:
@@ -17,7 +18,7 @@ import numpy as np
 
 from essentia_engine import DEFAULT_CONFIG
 from extractor import extract_file
-from predict_new_audio import load_va_models, predict_va
+from predict_new_audio import load_emotion_model, load_va_models, predict_emotion, predict_va
 from va_analyzer import descriptor_scores
 from va_cli import add_common_args, cache_dir, exit_main, parser, run_main
 from va_data_loader import load_descriptor_pairs, load_lexicon
@@ -30,6 +31,9 @@ def build_parser():
     ap.add_argument("file", help="an audio file")
     ap.add_argument("--descriptor", nargs="+", metavar="NAME", help="only these descriptor words/models")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--emotion", choices=("auto", "classifier", "va"), default="auto",
+                    help="emotion label from the 8-class classifier, from the nearest category to the predicted "
+                         "valence/arousal, or the classifier when the models folder has one")
     ap.add_argument("--lexicon", help="NRC-VAD lexicon file or folder (default: data/descriptor_lexicon.csv)")
     ap.add_argument("--pairs", help="descriptor pairs CSV (default: data/descriptor_pairs.csv)")
     add_common_args(ap, db=False)
@@ -40,13 +44,15 @@ def main(argv=None):
     return run_main(_run, build_parser(), argv)
 
 
-def describe(path, *, models_dir, descriptors=None, lexicon=None, pairs=None, cache=None) -> dict:
+def describe(path, *, models_dir, descriptors=None, lexicon=None, pairs=None, cache=None, emotion="auto") -> dict:
     """All predictions for one file as a dict (see the module docstring)."""
     va_models = load_va_models(models_dir)
     res = extract_file(path, config=DEFAULT_CONFIG, cache_dir=cache)
     X = res.features[None, :]
-    va = predict_va(va_models, X).iloc[0]
+    va_df = predict_va(va_models, X)
+    va = va_df.iloc[0]
     lexicon = load_lexicon(lexicon) if lexicon else load_lexicon()
+    emo = predict_emotion(load_emotion_model(models_dir), X, va_df, source=emotion, lexicon=lexicon).iloc[0]
     pairs = load_descriptor_pairs(pairs, lexicon=lexicon)
     scores = descriptor_scores([va["valence"]], [va["arousal"]], pairs=pairs, lexicon=lexicon).iloc[0]
     dmodels = load_descriptor_models(models_dir, None, config=DEFAULT_CONFIG)
@@ -59,13 +65,15 @@ def describe(path, *, models_dir, descriptors=None, lexicon=None, pairs=None, ca
     model_preds = predict_descriptors(dmodels, X).iloc[0] if dmodels else {}
     return {"file": str(path), "sha256": res.sha256, "duration": res.duration, "warnings": res.warnings,
             "valence": float(va["valence"]), "arousal": float(va["arousal"]),
+            "emotion_label": str(emo["emotion_label"]), "emotion_confidence": round(float(emo["emotion_confidence"]), 4),
+            "emotion_source": str(emo["emotion_source"]),
             "descriptor_scores": {k: round(float(v), 4) for k, v in scores.items()},
             "descriptor_models": {k: round(float(v), 4) for k, v in dict(model_preds).items()}}
 
 
 def _run(args):
     out = describe(args.file, models_dir=args.models_dir, descriptors=args.descriptor, lexicon=args.lexicon,
-                   pairs=args.pairs, cache=cache_dir(args))
+                   pairs=args.pairs, cache=cache_dir(args), emotion=args.emotion)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -74,6 +82,7 @@ def _run(args):
         print(f"  warning: {w}")
     print(f"  valence  {out['valence']:+.3f}   (-1 unpleasant … +1 pleasant)")
     print(f"  arousal  {out['arousal']:+.3f}   (-1 calm … +1 eventful)")
+    print(f"  emotion  {out['emotion_label']} (confidence {out['emotion_confidence']:.2f}, from {out['emotion_source']})")
     rows = [(k, f"{v:.3f}", "VA-derived score") for k, v in
             sorted(out["descriptor_scores"].items(), key=lambda kv: -kv[1])]
     rows += [(k, f"{v:.3f}", "descriptor model") for k, v in out["descriptor_models"].items()]

@@ -4,9 +4,15 @@ Reads audio files and folders (searched recursively), the valence and arousal mo
 ``--models-dir``, the lexicon and the descriptor pairs. Writes, in ``--out-dir``:
 
   new_audio_features_raw.csv        sha256, path, duration, sample_rate, channels, features
-  new_audio_predicted_va.csv        sha256, path, valence, arousal (in [-1, 1]), model hashes
+  new_audio_predicted_va.csv        sha256, path, valence, arousal (in [-1, 1]), model hashes,
+                                    emotion_label, emotion_confidence (0..1), emotion_source
   new_audio_descriptor_scores.csv   sha256, path, one score in 0..1 per descriptor word
   new_audio_errors.csv              every file that failed or was analysed with a warning
+
+The emotion label comes from the 8-class classifier (trained on RAVDESS speech, so
+best suited to voices) when ``--models-dir`` holds one, or, with ``--emotion va`` or
+without a classifier, from the category word nearest to the predicted valence/arousal
+(``emotion_source`` says which).
 
 Every file is identified by its content hash (sha256) plus its path. An unreadable file
 is reported by name on one line and the others carry on; the exit code is non-zero only

@@ -72,6 +72,8 @@ def small_tables(tmp_path_factory):
         p = out / name
         write_csv(sub, p, config=DEFAULT_CONFIG)
         paths.append(p)
+    labels = pd.read_csv(ROOT / "data" / "out_labels.csv")  # found beside the tables: trains the classifier
+    write_csv(labels[labels["sha256"].isin(sub["sha256"])], out / "out_labels.csv")
     return paths
 
 

@@ -112,3 +112,25 @@ def test_kill_9_mid_run_leaves_whole_batches(tmp_path):
     assert c["audio_files"] >= 150 and c["audio_files"] % 50 == 0  # no partial batch
     assert c["features"] == c["predictions"] == c["audio_files"]
     assert c["descriptor_scores"] == 2 * c["audio_files"]
+
+
+def test_emotion_columns_written_and_old_libraries_upgraded(tmp_path):
+    db = tmp_path / "old.db"
+    old = sqlite3.connect(db)  # a version-1 library: predictions without the emotion columns
+    old.executescript(va_db.SCHEMA.replace(
+        "    emotion_label TEXT, emotion_confidence REAL CHECK (emotion_confidence BETWEEN 0 AND 1),\n"
+        "    emotion_source TEXT,\n", ""))
+    assert "emotion_label" not in {r[1] for r in old.execute("PRAGMA table_info(predictions)")}
+    old.close()
+    conn = connect(db)
+    assert {"emotion_label", "emotion_confidence", "emotion_source"} <= {
+        r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
+    with conn:
+        ids = (register_model(conn, "a" * 64, {"name": "v"}), register_model(conn, "b" * 64, {"name": "a"}))
+    files, X, preds, _ = _batch(0, 3)
+    preds = preds.assign(emotion_label=["calm", "sad", "happy"], emotion_confidence=[0.9, 0.5, 0.7],
+                         emotion_source="classifier")
+    log_batch(conn, files=files, predictions=preds, model_ids=ids)
+    rows = conn.execute("SELECT emotion_label, emotion_confidence, emotion_source FROM predictions ORDER BY id").fetchall()
+    assert rows == [("calm", 0.9, "classifier"), ("sad", 0.5, "classifier"), ("happy", 0.7, "classifier")]
+    assert conn.execute("SELECT value FROM schema_info WHERE key = 'version'").fetchone()[0] == str(va_db.SCHEMA_VERSION)

@@ -29,13 +29,19 @@ def test_train_emo_model_from_features(trained_models):
         assert meta["extractor"]["sample_rate"] == 22050
         assert len(meta["training_data"]["sha256"]) == 64
         assert {"r2", "rmse", "r", "ccc"} <= set(meta["cv"]) and "created" in meta
-        assert list(pipe.named_steps) == ["scale", "select", "svr"]
+        assert list(pipe.named_steps) == ["log", "scale", "model"] and meta["recipe"] == "svm"
     rep = pd.read_csv(out / "cv_report.csv")
     assert set(rep["metric"]) == {"r2", "rmse", "r", "ccc"} and rep["std"].notna().all()
     assert set(rep["subset"]) == {"all", "ravdess", "emotify"}
     assert (out / "cv_predicted_vs_true.png").stat().st_size > 10_000
     folds = pd.read_csv(out / "cv_folds.csv")
     assert folds["fold"].nunique() == 3
+    # the labels beside the tables carry RAVDESS categories: an 8-class classifier is trained too
+    clf, meta = load_model(models / "trained_emotion_classifier.joblib", config=DEFAULT_CONFIG)
+    assert meta["kind"] == "emotion" and len(meta["classes"]) == 8 and meta["recipe"] == "linear"
+    assert 0 <= meta["cv"]["uar"]["mean"] <= 1 and meta["cv"]["uar"]["std"] >= 0
+    rep = pd.read_csv(out / "cv_emotion_report.csv")
+    assert set(rep["metric"]) == {"uar", "accuracy"} and rep["std"].notna().all()
 
 
 def test_train_emo_model_from_audio_csv(tmp_path):
@@ -77,6 +83,11 @@ def test_predict_new_audio(tmp_path, sound_dir, trained_models):
     assert list(f.columns[5:]) == NAMES
     assert v["valence"].between(-1, 1).all() and v["arousal"].between(-1, 1).all()
     assert v["sha256"].str.len().eq(64).all()
+    assert v["emotion_label"].isin(["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]).all()
+    assert v["emotion_confidence"].between(0, 1).all() and set(v["emotion_source"]) == {"classifier"}
+    code, out2 = _predict(tmp_path / "va", trained_models[0], sound_dir, "--emotion", "va")
+    v2 = pd.read_csv(out2 / "new_audio_predicted_va.csv")
+    assert code == 0 and set(v2["emotion_source"]) == {"va-nearest"} and v2["emotion_confidence"].between(0, 1).all()
     words = s.columns[2:]
     assert len(words) == 30 and s[words].apply(lambda c: c.between(0, 1)).all().all()
     assert np.allclose(s["soothing"] + s["alarming"], 1)
@@ -151,7 +162,9 @@ def test_log_predictions_to_db(library, small_tables):
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*) FROM labels WHERE name = 'calmness'").fetchone()[0] > 0
     assert con.execute("SELECT COUNT(DISTINCT text) FROM labels WHERE name = 'emotion'").fetchone()[0] == 8
-    assert con.execute("SELECT name FROM models WHERE target = 'valence'").fetchone()[0] == "valence_svr"
+    assert con.execute("SELECT name FROM models WHERE target = 'valence'").fetchone()[0] == "valence_svm"
+    emo = con.execute("SELECT emotion_label, emotion_confidence, emotion_source FROM predictions").fetchall()
+    assert len(emo) == 6 and all(e[0] and 0 <= e[1] <= 1 and e[2] == "classifier" for e in emo)
     # idempotent: a second run changes no row count and no value
     vals = con.execute("SELECT SUM(valence) FROM predictions").fetchone()
     assert log_predictions_to_db.main(args) == 0
@@ -209,10 +222,11 @@ def test_descriptor_stages(library, tmp_path, sound_dir, capsys):
                                           "--descriptor", "soothing", "calmness", "-q"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert -1 <= res["valence"] <= 1 and set(res["descriptor_scores"]) == {"soothing"}
+    assert res["emotion_label"] and 0 <= res["emotion_confidence"] <= 1 and res["emotion_source"] == "classifier"
     assert set(res["descriptor_models"]) == {"soothing", "calmness"}
     assert predict_descriptor_value.main([str(f), "--models-dir", str(models)]) == 0
     table = capsys.readouterr().out
-    assert "valence" in table and "alarming" in table
+    assert "valence" in table and "alarming" in table and "emotion" in table
 
 
 def test_visualize(library, tmp_path):
