@@ -244,8 +244,9 @@ def prosody_features(pool, config: ExtractorConfig) -> dict[str, float]:
     """Pitch-contour and level statistics over voiced frames of an ``Extractor`` pool.
 
     A frame is voiced when its YinFFT confidence exceeds 0.5 and its f0 lies in
-    50..1000 Hz. f0 is in semitones re 55 Hz; levels are ``20 log10(rms)``. Values are
-    NaN when fewer than 3 frames are voiced (:func:`analyse` then sets them to 0).
+    50..1000 Hz. f0 is in semitones re 55 Hz; levels are ``20 log10(rms)``. With fewer
+    than 3 voiced frames (noise, most sound effects) the pitch and voiced-level values
+    are 0, and ``voiced_ratio`` says why; that is expected, so no warning is raised.
     """
     f0 = np.asarray(pool["lowLevel.pitch"], dtype=np.float64).ravel()
     conf = np.asarray(pool["lowLevel.pitch_instantaneous_confidence"], dtype=np.float64).ravel()
@@ -259,6 +260,8 @@ def prosody_features(pool, config: ExtractorConfig) -> dict[str, float]:
     onsets = np.flatnonzero(np.diff(np.r_[0, voiced.astype(int)]) == 1)
     out["prosody.voiced_segments_per_s"] = float(onsets.size / seconds)
     nan = float("nan")
+    if voiced.sum() < 3:
+        nan = 0.0  # unvoiced: defined as 0 (see the docstring), not a failure
     if voiced.sum() >= 3:
         st = 12 * np.log2(f0[voiced] / 55.0)
         t = np.flatnonzero(voiced) * config.hop_size / config.sample_rate

@@ -16,8 +16,11 @@ def test_feature_names_fixed_order_and_named():
     assert len(names) == len(set(names)) == N
     assert "lowLevel.spectral_centroid.mean" in names and "lowLevel.mfcc.stdev.12" in names
     assert names == feature_names(ExtractorConfig())  # same config -> same list
-    rich = feature_names(ExtractorConfig(rhythm=True, tonal=True, stats=("mean", "stdev", "p90")))
+    rich = feature_names(ExtractorConfig(rhythm=True, tonal=True))
     assert "rhythm.bpm" in rich and "tonal.hpcp.mean.0" in rich and len(rich) > N
+    assert {"prosody.voiced_ratio", "prosody.f0_median", "sfx.log_attack_time"} <= set(names)
+    plain = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False))
+    assert len(plain) == 172 and not any(n.startswith("prosody.") for n in plain)
 
 
 def test_bad_config_rejected():
