@@ -17,9 +17,10 @@ labels (RAVDESS), each with a .json copy of its metadata (recipe, feature list,
 extractor config, library versions, training-data hash, CV scores, date).
 
 The models use the recipes of ``va_models.DEFAULT_RECIPES`` (the winners of
-``evaluate_models.py``, see docs/RESULTS.md): valence/arousal are log-energy ->
-StandardScaler -> RBF SVR; the classifier is log-energy -> StandardScaler -> logistic
-regression. Hyperparameters are searched under grouped K-fold CV. Reported scores come
+``evaluate_models.py``, see docs/RESULTS.md): valence/arousal stack an RBF SVR and a
+ridge regression (both on log-energy -> StandardScaler features) under a ridge
+meta-learner; the classifier is log-energy -> StandardScaler -> logistic regression,
+with C searched under grouped K-fold CV. Reported scores come
 from nested CV: the search runs inside each outer training fold, and groups (actor,
 track, source recording) never straddle a split.
 

@@ -17,11 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.feature_selection import SelectKBest, f_regression
 from sklearn.model_selection import GridSearchCV, GroupKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVR
 
 from va_utils import EmoTagError
 
@@ -53,15 +49,6 @@ def regression_metrics(y, yhat) -> dict:
     ss_tot = float(((y - y.mean()) ** 2).sum())
     return {"r2": 1 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
             "rmse": float(np.sqrt(ss_res / y.size)), "r": pearson_r(y, yhat), "ccc": ccc(y, yhat)}
-
-
-def svr_pipeline(n_features: int):
-    """scaler -> SelectKBest(f_regression) -> RBF SVR, and its search grid."""
-    pipe = Pipeline([("scale", StandardScaler()), ("select", SelectKBest(f_regression)),
-                     ("svr", SVR(kernel="rbf", gamma="scale"))])
-    ks = sorted({min(k, n_features) for k in (40, 100)} | {n_features})
-    grid = {"select__k": ks, "svr__C": [0.3, 1.0, 3.0], "svr__epsilon": [0.05, 0.1]}
-    return pipe, grid
 
 
 def group_folds(groups, n_splits: int, *, seed: int = 0):

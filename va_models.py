@@ -254,7 +254,7 @@ def _stack(kind, names):
 
 RECIPES = {"svm": _svm, "linear": _linear, "hgb": _hgb, "mlp": _mlp, "stack": _stack}
 # The recipes our shipped models use (chosen by evaluate_models.py; see docs/RESULTS.md).
-DEFAULT_RECIPES = {"regression": "svm", "classification": "linear"}
+DEFAULT_RECIPES = {"regression": "stack", "classification": "linear"}
 
 
 def make_model(recipe: str, kind: str, feature_names):

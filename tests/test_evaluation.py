@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from va_evaluation import ccc, group_folds, nested_cv, pearson_r, regression_metrics, summarise, svr_pipeline
+from va_evaluation import ccc, group_folds, nested_cv, pearson_r, regression_metrics, summarise
+from va_models import make_model
 from va_utils import EmoTagError
 
 
@@ -33,7 +34,7 @@ def test_nested_cv_outputs_and_grouping():
     groups = np.repeat(np.arange(g), n // g).astype(str)
     X = rng.standard_normal((n, 6))
     y = X[:, 0] * 0.5 + 0.1 * rng.standard_normal(n)
-    pipe, grid = svr_pipeline(6)
+    pipe, grid = make_model("svm", "regression", [f"f{i}" for i in range(6)])
     folds, oof = nested_cv(pipe, grid, X, y, groups, folds=4, inner_folds=2, strata=np.where(X[:, 1] > 0, "a", "b"))
     assert np.isfinite(oof).all()
     assert set(folds["subset"]) == {"all", "a", "b"} and folds["fold"].nunique() == 4
