@@ -41,8 +41,9 @@ import pandas as pd
 
 from essentia_engine import DEFAULT_CONFIG
 from extractor import extract_batch
-from va_benchmark import (AROUSAL_SPLIT, Corpus, baseline_systems, emotion_confusion, feature_matrix,
-                          our_systems, peer_systems, run_combined, run_system, summarise_scores, tasks_for)
+from va_benchmark import (ABLATION_CONFIGS, ABLATIONS, AROUSAL_SPLIT, Corpus, ablation_subsets, ablation_systems,
+                          baseline_systems, emotion_confusion, feature_matrix, our_systems, peer_systems,
+                          run_combined, run_system, summarise_scores, tasks_for)
 from va_cli import add_common_args, cache_dir, exit_main, parser, run_main, show_progress
 from va_data_loader import GEMS, load_emotify, load_ravdess
 from va_evaluation import fixed_folds
@@ -96,7 +97,7 @@ def load_corpora(args, skipped):
     return tables
 
 
-def extract_sets(name, table, args, skipped):
+def extract_sets(name, table, args, skipped, ablations=False):
     """Feature matrices of every system for one corpus: {set: (X, names)}."""
     from va_baselines import RECIPE_A_CONFIG, peer_status, recipe_features, run_peer, PEER_OUTPUTS
     paths = table["path"].tolist()
@@ -107,6 +108,13 @@ def extract_sets(name, table, args, skipped):
         sets[key] = feature_matrix(extract_batch(paths, config=config, jobs=args.jobs, cache_dir=cache,
                                                  progress=prog), config)
         log.info("%s: features %s in %.0f s", name, key, time.perf_counter() - t0)
+    if ablations:
+        import dataclasses
+        sets.update(ablation_subsets(*sets["ours"]))
+        for key, change in ABLATION_CONFIGS.items():
+            config = dataclasses.replace(DEFAULT_CONFIG, **change)
+            sets[key] = feature_matrix(extract_batch(paths, config=config, jobs=args.jobs, cache_dir=cache,
+                                                     progress=prog), config)
     try:
         import librosa  # noqa: F401
         for key, recipe in (("b", "thesis"), ("c", "speech_app")):
@@ -138,11 +146,11 @@ def _run(args):
     tables = load_corpora(args, skipped)
     corpora = []
     for name, table in tables.items():
-        sets = extract_sets(name, table, args, skipped)
+        sets = extract_sets(name, table, args, skipped, ablations=bool(families))
         folds = fixed_folds(table["group"].to_numpy(), folds_n, seed=args.seed)
         corpora.append(Corpus(name, table, sets, folds))
     args.feature_seconds = time.perf_counter() - t_start
-    systems = our_systems(families) + baseline_systems() + peer_systems()
+    systems = our_systems(families) + baseline_systems() + peer_systems() + (ablation_systems() if families else [])
     scores, extras = [], {}
     for corpus in corpora:
         for task in tasks_for(corpus.name):
@@ -315,6 +323,20 @@ def choice_text(summary) -> str:
     return "\n".join(text)
 
 
+def ablation_table(summary) -> str:
+    tasks = [t for t in ("ravdess/emotion", "ravdess/valence", "ravdess/arousal", "emotify/valence",
+                         "emotify/arousal") if (summary["task"] == t).any()]
+    rows = [("ours", "ours (default features and recipe)")] + [(f"abl_{k[5:]}", v) for k, v in ABLATIONS.items()]
+    if not (summary["system"].str.startswith("abl_")).any():
+        return "(ablations not run: --quick or --no-families)"
+    lines = ["| variant | " + " | ".join(f"{t} ({primary_metric(t)})" for t in tasks) + " | Emotify mean GEMS r |",
+             "|---|" + "---|" * (len(tasks) + 1)]
+    for system, label in rows:
+        cells = [_cell(summary, t, system, primary_metric(t)) for t in tasks]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {gems_mean_r(summary, system):.3f} |")
+    return "\n".join(lines)
+
+
 def headline(summary) -> str:
     """The short table the README shows."""
     rows = [("RAVDESS 8-class UAR", "ravdess/emotion", "uar"), ("RAVDESS valence r", "ravdess/valence", "r"),
@@ -459,6 +481,10 @@ def render(summary, corpora, skipped, figs, runtime, args, out_dir) -> str:
                   _table(summary, "emotify", gems_r), "", "### GEMS descriptors: R²", "",
                   _table(summary, "emotify", gems_r2), ""]
     parts += ["## Model families (our features, same folds)", "", family_table(summary), "",
+              "## Feature ablations (our default recipe, same folds)", "",
+              "Each row changes one thing in the default features; the model recipe is the default. "
+              "Rhythm and tonal descriptors are not in the default (they quadruple the extraction time of music); "
+              "`ExtractorConfig(rhythm=True, tonal=True)` switches them on.", "", ablation_table(summary), "",
               "## Why these defaults", "", choice_text(summary), ""]
     if figs:
         parts += ["## Figures", ""] + [f"![{p.stem}]({p.relative_to(out_dir)})" for p in figs] + [""]

@@ -89,6 +89,50 @@ def our_systems(families=("svm", "linear", "hgb", "mlp", "stack")) -> list[Syste
     return systems
 
 
+# Feature ablations of our default recipe: (feature-set key, label). The subsets are
+# columns of the default features; "notrim" and "loudnorm" are extracted with a changed
+# ExtractorConfig (see ABLATION_CONFIGS).
+ABLATIONS = {
+    "ours_ms": "features: mean and stdev only, no envelope/prosody",
+    "ours_allstats": "features: 8 statistics, no envelope/prosody",
+    "ours_nolog": "features: all, without the log-energy transform",
+    "ours_notrim": "features: all, without trimming silence",
+    "ours_loudnorm": "features: all, loudness normalised to -20 dBFS",
+}
+ABLATION_CONFIGS = {"ours_notrim": {"trim_db": None}, "ours_loudnorm": {"loudness_norm": -20.0}}
+
+
+def ablation_subsets(X, names):
+    """The column-subset ablations of the default features: {key: (X, names)}."""
+    names = np.asarray(names)
+    extra = np.array([n.startswith(("prosody.", "sfx.")) and n.count(".") == 1 for n in names])
+    ms = np.array([(".mean" in n or ".stdev" in n) and ".dmean" not in n and ".dstdev" not in n for n in names])
+    return {"ours_ms": (X[:, ms & ~extra], list(names[ms & ~extra])),
+            "ours_allstats": (X[:, ~extra], list(names[~extra]))}
+
+
+def _without_log(est):
+    """``est`` with every :class:`va_models.EnergyLog` step replaced by "passthrough"."""
+    from va_models import EnergyLog
+    params = est.get_params(deep=True)
+    off = {k: "passthrough" for k, v in params.items() if isinstance(v, EnergyLog)}
+    return est.set_params(**off)
+
+
+def ablation_systems() -> list[System]:
+    def default(task, names):
+        return make_model(DEFAULT_RECIPES[task.kind], task.kind, names)
+
+    def nolog(task, names):
+        est, grid = default(task, names)
+        return _without_log(est), grid
+    out = []
+    for key, label in ABLATIONS.items():
+        feats = "ours" if key == "ours_nolog" else key
+        out.append(System(f"abl_{key[5:]}", f"ablation, {label}", feats, nolog if key == "ours_nolog" else default))
+    return out
+
+
 def baseline_systems() -> list[System]:
     from va_baselines import mlp_pipeline, recipe_a_pipeline, svm_pipeline
     return [
