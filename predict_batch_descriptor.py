@@ -2,7 +2,9 @@
 
 Reads audio files/folders (recursively) and the models in ``--models-dir/descriptors``
 (or only ``--descriptor NAME ...``). Writes ``--out`` (default
-output/batch_descriptor_predictions.csv: sha256, path, one column per descriptor) and,
+output/batch_descriptor_predictions.csv: sha256, path, ``emotion_label``,
+``emotion_confidence``, ``emotion_source`` when the models folder has an emotion
+classifier, then one column per descriptor) and,
 with ``--log-db``, the same values as ``descriptor_predictions`` rows in ``--db``.
 Unreadable files are reported by name; the exit code is non-zero only when no file
 could be analysed.
@@ -57,7 +59,10 @@ def _run(args):
     X = np.vstack([r.features for r in good]) if good else np.zeros((0, 1))
     meta = pd.DataFrame({"sha256": [r.sha256 for r in good], "path": [r.path for r in good]})
     preds = predict_descriptors(models, X) if good else pd.DataFrame(columns=list(models))
-    write_csv(pd.concat([meta, preds], axis=1), args.out)
+    from predict_new_audio import load_emotion_model, predict_emotion
+    clf = load_emotion_model(args.models_dir)
+    emo = predict_emotion(clf, X, None, source="classifier") if (clf is not None and good) else None
+    write_csv(pd.concat([meta] + ([emo] if emo is not None else []) + [preds], axis=1), args.out)
     if args.log_db and good:
         conn = connect(args.db)
         try:

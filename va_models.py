@@ -235,17 +235,31 @@ def _mlp(kind, names):
                                                          alpha=1e-3, seed=0))]), {}
 
 
+class AtMostKFold:
+    """``KFold(n_splits)`` that uses fewer splits (at least 2) when there are fewer rows,
+    so the stack's internal CV still works on tiny training parts."""
+
+    def __init__(self, n_splits=5):
+        self.n_splits = n_splits
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits if X is None else max(2, min(self.n_splits, len(X)))
+
+    def split(self, X, y=None, groups=None):
+        from sklearn.model_selection import KFold
+        return KFold(self.get_n_splits(X)).split(X)
+
+
 def _stack(kind, names):
     from sklearn.ensemble import StackingClassifier, StackingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.model_selection import KFold
     svm, _ = _svm(kind, names)
     lin, _ = _linear(kind, names)
     if kind == "regression":
         svm.set_params(model__C=1.0, model__epsilon=0.05)
         lin.set_params(model__alpha=300.0)
         return StackingRegressor([("svm", svm), ("linear", lin)], final_estimator=Ridge(alpha=1.0),
-                                 cv=KFold(5)), {}
+                                 cv=AtMostKFold(5)), {}
     svm.set_params(model__C=10.0)
     lin.set_params(model__C=0.03)
     return StackingClassifier([("svm", svm), ("linear", lin)],

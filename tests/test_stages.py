@@ -212,10 +212,11 @@ def test_descriptor_stages(library, tmp_path, sound_dir, capsys):
     assert code == 0
     b = pd.read_csv(csv)
     assert len(b) == 6 and {"calmness", "tension", "soothing"} <= set(b.columns)
+    assert b["emotion_label"].notna().all() and b["emotion_confidence"].between(0, 1).all()
     assert b["calmness"].between(0, 1).all()
     con = sqlite3.connect(db)
     n = con.execute("SELECT COUNT(*) FROM descriptor_predictions").fetchone()[0]
-    assert n == 6 * (len(b.columns) - 2)
+    assert n == 6 * (len(b.columns) - 5)
 
     f = sorted(sound_dir.iterdir())[0]
     capsys.readouterr()
