@@ -61,7 +61,7 @@ def _run(args):
     preds = predict_descriptors(models, X) if good else pd.DataFrame(columns=list(models))
     from predict_new_audio import load_emotion_model, predict_emotion
     clf = load_emotion_model(args.models_dir)
-    emo = predict_emotion(clf, X, None, source="classifier") if (clf is not None and good) else None
+    emo = predict_emotion(clf, X, None, source="classifier") if (clf is not None and good) else None  # no VA here
     write_csv(pd.concat([meta] + ([emo] if emo is not None else []) + [preds], axis=1), args.out)
     if args.log_db and good:
         conn = connect(args.db)

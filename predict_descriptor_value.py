@@ -33,7 +33,7 @@ def build_parser():
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--emotion", choices=("auto", "classifier", "va"), default="auto",
                     help="emotion label from the 8-class classifier, from the nearest category to the predicted "
-                         "valence/arousal, or the classifier when the models folder has one")
+                         "valence/arousal, or (auto) the classifier when the file resembles its speech training data")
     ap.add_argument("--lexicon", help="NRC-VAD lexicon file or folder (default: data/descriptor_lexicon.csv)")
     ap.add_argument("--pairs", help="descriptor pairs CSV (default: data/descriptor_pairs.csv)")
     add_common_args(ap, db=False)

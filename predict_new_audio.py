@@ -9,10 +9,11 @@ Reads audio files and folders (searched recursively), the valence and arousal mo
   new_audio_descriptor_scores.csv   sha256, path, one score in 0..1 per descriptor word
   new_audio_errors.csv              every file that failed or was analysed with a warning
 
-The emotion label comes from the 8-class classifier (trained on RAVDESS speech, so
-best suited to voices) when ``--models-dir`` holds one, or, with ``--emotion va`` or
-without a classifier, from the category word nearest to the predicted valence/arousal
-(``emotion_source`` says which).
+The emotion label comes from the 8-class classifier (trained on RAVDESS speech) for
+files whose features resemble its training data, and otherwise (or with ``--emotion
+va``, or without a classifier) from the category word nearest to the predicted
+valence/arousal; ``emotion_source`` says which. ``--emotion classifier`` forces the
+classifier.
 
 Every file is identified by its content hash (sha256) plus its path. An unreadable file
 is reported by name on one line and the others carry on; the exit code is non-zero only
@@ -49,7 +50,8 @@ def build_parser():
     ap.add_argument("--pairs", help="descriptor pairs CSV (default: data/descriptor_pairs.csv)")
     ap.add_argument("--emotion", choices=("auto", "classifier", "va"), default="auto",
                     help="emotion labels from the 8-class classifier, from the nearest category to the predicted "
-                         "valence/arousal, or the classifier when the models folder has one")
+                         "valence/arousal, or (auto) the classifier for files that resemble its speech training "
+                         "data and the nearest category for the rest")
     ap.add_argument("--eps", type=float, default=1.0, help="softening constant of the descriptor scores (1 = reference method)")
     add_common_args(ap, db=False, out_dir=True)
     return ap
@@ -83,8 +85,10 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame, *, source: str 
 
     ``source="classifier"`` uses the 8-class model (confidence: its class probability);
     ``"va"`` maps the predicted valence/arousal onto the nearest category word
-    (:func:`va_analyzer.nearest_category`); ``"auto"`` uses the classifier when there is
-    one.
+    (:func:`va_analyzer.nearest_category`); ``"auto"`` uses the classifier for files that
+    resemble its training data (speech) and the VA mapping for the others. Resemblance is
+    the classifier's ``domain_gate``: the share of standardised features beyond ±5 must
+    not exceed the largest share seen among its training files.
     """
     from va_analyzer import nearest_category
     if source not in ("auto", "classifier", "va"):
@@ -94,13 +98,27 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame, *, source: str 
                           "or use --emotion va")
     if len(X) == 0:
         return pd.DataFrame({"emotion_label": [], "emotion_confidence": [], "emotion_source": []})
+    use = np.zeros(len(X), dtype=bool)
     if source in ("auto", "classifier") and classifier is not None:
-        P = classifier[0].predict_proba(X)
+        use[:] = True
+        gate = classifier[1].get("domain_gate")
+        if source == "auto" and gate:
+            share = (np.abs(classifier[0][:-1].transform(X)) > gate["z"]).mean(axis=1)
+            use = share <= gate["max_share"]
+    out = pd.DataFrame({"emotion_label": pd.Series([None] * len(X), dtype=object),
+                        "emotion_confidence": np.nan, "emotion_source": "va-nearest"})
+    if use.any():
+        P = classifier[0].predict_proba(X[use])
         k = P.argmax(axis=1)
-        return pd.DataFrame({"emotion_label": classifier[0].classes_[k], "emotion_confidence": P[np.arange(len(k)), k],
-                             "emotion_source": "classifier"})
-    out = nearest_category(va["valence"], va["arousal"], lexicon=lexicon)
-    out["emotion_source"] = "va-nearest"
+        out.loc[use, "emotion_label"] = classifier[0].classes_[k]
+        out.loc[use, "emotion_confidence"] = P[np.arange(len(k)), k]
+        out.loc[use, "emotion_source"] = "classifier"
+    if (~use).any():
+        if va is None:
+            raise EmoTagError("the VA mapping needs valence/arousal predictions")
+        near = nearest_category(np.asarray(va["valence"])[~use], np.asarray(va["arousal"])[~use], lexicon=lexicon)
+        out.loc[~use, "emotion_label"] = near["emotion_label"].to_numpy()
+        out.loc[~use, "emotion_confidence"] = near["emotion_confidence"].to_numpy()
     return out
 
 

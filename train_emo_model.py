@@ -49,6 +49,7 @@ from va_utils import BadLabelError, EmoTagError, log
 MODEL_FILES = {"valence": "trained_valence_model.joblib", "arousal": "trained_arousal_model.joblib"}
 TABLE_FILES = {"valence": "out_Valence.csv", "arousal": "out_Arousal.csv"}
 CLASSIFIER_FILE = "trained_emotion_classifier.joblib"
+DOMAIN_Z = 5.0  # |z| beyond which a standardised feature counts as outside the training range
 
 
 def build_parser():
@@ -237,7 +238,12 @@ def train_classifier(table, args, out_dir, models_dir):
     write_csv(report, out_dir / "cv_emotion_report.csv")
     search = fit_search(pipe, grid, X, y, groups, folds=args.folds, jobs=args.jobs, seed=args.seed,
                         scoring="balanced_accuracy")
+    z = np.abs(search.best_estimator_[:-1].transform(X))
+    share = (z > DOMAIN_Z).mean(axis=1)
     meta = {
+        "domain_gate": {"z": DOMAIN_Z, "max_share": float(share.max()),
+                        "meaning": "a file whose share of standardised features beyond ±z exceeds max_share "
+                                   "(the largest share among the training files) is unlike the training data"},
         "kind": "emotion", "target": "emotion", "name": f"emotion_{DEFAULT_RECIPES['classification']}",
         "recipe": DEFAULT_RECIPES["classification"], "chosen_by": "evaluate_models.py (docs/RESULTS.md)",
         "classes": [str(c) for c in search.best_estimator_.classes_],

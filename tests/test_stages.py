@@ -85,7 +85,11 @@ def test_predict_new_audio(tmp_path, sound_dir, trained_models):
     assert v["valence"].between(-1, 1).all() and v["arousal"].between(-1, 1).all()
     assert v["sha256"].str.len().eq(64).all()
     assert v["emotion_label"].isin(["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]).all()
-    assert v["emotion_confidence"].between(0, 1).all() and set(v["emotion_source"]) == {"classifier"}
+    assert v["emotion_confidence"].between(0, 1).all() and set(v["emotion_source"]) <= {"classifier", "va-nearest"}
+    # synthetic tones are unlike the speech the classifier learned from: the VA mapping labels them
+    assert (v["emotion_source"] == "va-nearest").sum() >= 4
+    code, out3 = _predict(tmp_path / "clf", trained_models[0], sound_dir, "--emotion", "classifier")
+    assert code == 0 and set(pd.read_csv(out3 / "new_audio_predicted_va.csv")["emotion_source"]) == {"classifier"}
     code, out2 = _predict(tmp_path / "va", trained_models[0], sound_dir, "--emotion", "va")
     v2 = pd.read_csv(out2 / "new_audio_predicted_va.csv")
     assert code == 0 and set(v2["emotion_source"]) == {"va-nearest"} and v2["emotion_confidence"].between(0, 1).all()
@@ -165,7 +169,7 @@ def test_log_predictions_to_db(library, small_tables):
     assert con.execute("SELECT COUNT(DISTINCT text) FROM labels WHERE name = 'emotion'").fetchone()[0] == 8
     assert con.execute("SELECT name FROM models WHERE target = 'valence'").fetchone()[0] == f"valence_{DEFAULT_RECIPES['regression']}"
     emo = con.execute("SELECT emotion_label, emotion_confidence, emotion_source FROM predictions").fetchall()
-    assert len(emo) == 6 and all(e[0] and 0 <= e[1] <= 1 and e[2] == "classifier" for e in emo)
+    assert len(emo) == 6 and all(e[0] and 0 <= e[1] <= 1 and e[2] in ("classifier", "va-nearest") for e in emo)
     # idempotent: a second run changes no row count and no value
     vals = con.execute("SELECT SUM(valence) FROM predictions").fetchone()
     assert log_predictions_to_db.main(args) == 0
@@ -224,7 +228,7 @@ def test_descriptor_stages(library, tmp_path, sound_dir, capsys):
                                           "--descriptor", "soothing", "calmness", "-q"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert -1 <= res["valence"] <= 1 and set(res["descriptor_scores"]) == {"soothing"}
-    assert res["emotion_label"] and 0 <= res["emotion_confidence"] <= 1 and res["emotion_source"] == "classifier"
+    assert res["emotion_label"] and 0 <= res["emotion_confidence"] <= 1 and res["emotion_source"] in ("classifier", "va-nearest")
     assert set(res["descriptor_models"]) == {"soothing", "calmness"}
     assert predict_descriptor_value.main([str(f), "--models-dir", str(models)]) == 0
     table = capsys.readouterr().out
@@ -248,3 +252,19 @@ def test_help_of_every_stage(capsys):
         assert e.value.code == 0
         text = capsys.readouterr().out
         assert "Example" in text and "--quiet" in text
+
+
+def test_emotion_domain_gate(trained_models, small_tables):
+    """Training-like features get the classifier's label; far-off features the VA mapping."""
+    from va_io import read_training_table
+    clf = predict_new_audio.load_emotion_model(trained_models[0])
+    assert clf is not None and clf[1]["domain_gate"]["max_share"] >= 0
+    t, _ = read_training_table(small_tables[0], config=DEFAULT_CONFIG)
+    X = t[NAMES].to_numpy(float)[:20]
+    va = pd.DataFrame({"valence": np.zeros(20), "arousal": np.zeros(20)})
+    inside = predict_new_audio.predict_emotion(clf, X, va)
+    assert set(inside["emotion_source"]) == {"classifier"} and inside["emotion_confidence"].between(0, 1).all()
+    outside = predict_new_audio.predict_emotion(clf, X * 1e3 + 1e3, va)
+    assert set(outside["emotion_source"]) == {"va-nearest"}
+    assert set(predict_new_audio.predict_emotion(clf, X * 1e3 + 1e3, va, source="classifier")["emotion_source"]) \
+        == {"classifier"}
