@@ -307,17 +307,10 @@ def normalise_loudness(y: np.ndarray, target_db: float, sr: int) -> np.ndarray:
     Blocks more than 40 dB below the loudest block are ignored; an all-silent signal is
     returned unchanged.
     """
-    hop = max(1, int(0.05 * sr))
-    n = y.size // hop
-    if n == 0:
-        blocks = y[None, :]
-    else:
-        blocks = y[: n * hop].reshape(n, hop)
-    ms = (blocks.astype(np.float64) ** 2).mean(axis=1)
-    if not np.any(ms > 0):
+    db, _ = _block_db(y, sr)
+    if db.max() <= -200:
         return y
-    db = 10 * np.log10(np.maximum(ms, 1e-20))
-    active = ms[db > db.max() - 40]
+    active = 10 ** (db[db > db.max() - 40] / 10)
     gain = 10 ** ((target_db - 10 * np.log10(active.mean())) / 20)
     return (y * np.float32(gain)).astype(np.float32)
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime
 import platform
 import subprocess
-import sys
 import time
 from pathlib import Path
 

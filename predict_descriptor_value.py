@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 from essentia_engine import DEFAULT_CONFIG
 from extractor import extract_file
 from predict_new_audio import load_emotion_model, load_va_models, predict_emotion, predict_va

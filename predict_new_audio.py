@@ -94,7 +94,7 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame, *, source: str 
     if source not in ("auto", "classifier", "va"):
         raise EmoTagError(f"emotion source must be auto, classifier or va, got {source!r}")
     if source == "classifier" and classifier is None:
-        raise EmoTagError(f"no emotion classifier in the models folder; train one with train_emo_model.py --ravdess, "
+        raise EmoTagError("no emotion classifier in the models folder; train one with train_emo_model.py --ravdess, "
                           "or use --emotion va")
     if len(X) == 0:
         return pd.DataFrame({"emotion_label": [], "emotion_confidence": [], "emotion_source": []})

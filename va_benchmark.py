@@ -19,9 +19,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, feature_names
+from essentia_engine import ExtractorConfig, feature_names
 from va_data_loader import GEMS, RAVDESS_EMOTIONS, load_lexicon, word_coords
-from va_evaluation import classification_metrics, confusion, fixed_folds, oof_predict, regression_metrics
+from va_evaluation import classification_metrics, confusion, oof_predict, regression_metrics
 from va_models import DEFAULT_RECIPES, ClassifierVA, make_model
 from va_utils import EmoTagError, log
 
@@ -278,10 +278,6 @@ def summarise_scores(scores: pd.DataFrame) -> pd.DataFrame:
 def emotion_confusion(corpus: Corpus, oof) -> tuple[np.ndarray, list]:
     labels = list(RAVDESS_EMOTIONS.values())
     return confusion(corpus.table["emotion"].to_numpy(), oof, labels), labels
-
-
-def our_config() -> ExtractorConfig:
-    return DEFAULT_CONFIG
 
 
 def feature_matrix(results, config: ExtractorConfig):
