@@ -1,7 +1,7 @@
 """The baseline recipes that ``evaluate_models.py`` measures our models against.
 
 Reads audio files and a per-file feature cache; writes only cache entries
-(``<cache>/baselines/<recipe>/<sha[:2]>/<sha>.npy``). No recipe is tuned on our folds:
+(``<cache>/baselines/<recipe>/<sha[:2]>/<sha>.npz``, in the extractor's cache format). No recipe is tuned on our folds:
 each is the configuration its source used.
 
 =====  ==============================================================================
@@ -25,7 +25,6 @@ each is the configuration its source used.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -160,23 +159,16 @@ RECIPES = {"thesis": (_thesis_file, 74), "speech_app": (speech_app_features, 100
 
 
 def _one(path, recipe, cache_dir):
+    from extractor import _cache_read, _cache_write  # the one cache format and atomic writer
     fn, n = RECIPES[recipe]
     sha = sha256_file(path)
-    cp = Path(cache_dir) / "baselines" / recipe / sha[:2] / f"{sha}.npy" if cache_dir else None
-    if cp is not None and cp.exists():
-        try:
-            v = np.load(cp)
-            if v.shape == (n,):
-                return v
-        except Exception:  # stale entry: recompute
-            pass
+    cp = Path(cache_dir) / "baselines" / recipe / sha[:2] / f"{sha}.npz" if cache_dir else None
+    hit = _cache_read(cp, n) if cp is not None and cp.exists() else None
+    if hit is not None:
+        return hit[0]
     v = np.asarray(fn(path), dtype=np.float64)
     if cp is not None:
-        cp.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cp.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, v)
-        os.replace(tmp, cp)
+        _cache_write(cp, v, np.zeros(0))
     return v
 
 

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from essentia_engine import ExtractorConfig, feature_names
 from va_data_loader import GEMS, RAVDESS_EMOTIONS, load_lexicon, word_coords
@@ -144,21 +145,13 @@ def baseline_systems() -> list[System]:
     ]
 
 
-class PeerCalibrated:
+class PeerCalibrated(BaseEstimator):
     """A peer output used as a predictor: on the training part pick, among ``columns``,
     the output with the largest |r| to the target (so its sign fits), then map it
     linearly onto the target. No other training."""
 
-    def __init__(self, columns):
+    def __init__(self, columns=()):
         self.columns = columns
-
-    def get_params(self, deep=True):
-        return {"columns": self.columns}
-
-    def set_params(self, **kw):
-        for k, v in kw.items():
-            setattr(self, k, v)
-        return self
 
     def fit(self, X, y):
         X = np.asarray(X, float)
