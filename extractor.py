@@ -28,13 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse, feature_names
+from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse, analyse_stream, feature_names
 from va_utils import BadAudioError, EmoTagError, sha256_file
 
 __all__ = ["FileResult", "load_audio", "extract_file", "extract_batch", "default_cache_dir",
-           "DEFAULT_CONFIG", "ExtractorConfig", "feature_names"]
+           "DEFAULT_CONFIG", "ExtractorConfig", "feature_names", "iter_audio", "LONG_FILE_SECONDS"]
 
 _BLOCK = 1 << 16
+#: Files longer than this (seconds) are analysed block-wise, in bounded memory.
+LONG_FILE_SECONDS = 600.0
 
 
 @dataclasses.dataclass
@@ -84,32 +86,29 @@ def _info(path):
     return info
 
 
-def load_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate):
-    """Decode ``path`` to mono float32 at ``sample_rate``.
+def iter_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate, info=None):
+    """Decode ``path`` block by block to mono float32 at ``sample_rate``.
 
-    The file is read in blocks; each block is downmixed (mean over channels) and fed to a
-    streaming soxr resampler, so memory holds only the mono output.
+    Each block of the file is downmixed (mean over channels) and fed to a streaming soxr
+    resampler (high quality), so memory holds one block, whatever the file's length.
+    Non-finite samples are replaced by 0 (with a warning at the end).
 
-    Returns
-    -------
-    y : np.ndarray, shape (n,), float32
-        Mono signal at ``sample_rate``. Non-finite samples are replaced by 0 (with a
-        warning).
-    info : dict
-        ``duration`` (s), ``sample_rate`` (Hz) and ``channels`` of the original file.
+    Yields
+    ------
+    np.ndarray, shape (n,), float32
+        Consecutive pieces of the mono signal.
 
     Raises
     ------
     BadAudioError
-        The file cannot be decoded or holds no samples.
+        The file cannot be decoded or fails part-way.
     """
     import soundfile as sf
     import soxr
 
-    info = _info(path)
+    info = info or _info(path)
     rs = None if info.samplerate == sample_rate else soxr.ResampleStream(
         info.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
-    parts = []
     n_bad = 0
     try:
         for block in sf.blocks(str(path), blocksize=_BLOCK, always_2d=True, dtype="float32"):
@@ -118,19 +117,41 @@ def load_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate):
             if bad.any():
                 n_bad += int(bad.sum())
                 mono[bad] = 0.0
-            parts.append(rs.resample_chunk(mono) if rs else mono)
+            yield rs.resample_chunk(mono) if rs else mono
     except sf.LibsndfileError as exc:
         raise BadAudioError(f"decoding failed part-way: {exc}") from None
     if rs:
-        parts.append(rs.resample_chunk(np.zeros(0, np.float32), last=True))
+        yield rs.resample_chunk(np.zeros(0, np.float32), last=True)
+    if n_bad:
+        warnings.warn(f"{n_bad} non-finite samples (NaN/Inf) replaced by 0", stacklevel=2)
+
+
+def load_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate):
+    """Decode ``path`` to mono float32 at ``sample_rate`` (see :func:`iter_audio`).
+
+    Returns
+    -------
+    y : np.ndarray, shape (n,), float32
+        Mono signal at ``sample_rate``.
+    info : dict
+        ``duration`` (s), ``sample_rate`` (Hz) and ``channels`` of the original file.
+
+    Raises
+    ------
+    BadAudioError
+        The file cannot be decoded or holds no samples.
+    """
+    info = _info(path)
+    parts = list(iter_audio(path, sample_rate=sample_rate, info=info))
     y = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     if y.size == 0:
         raise BadAudioError("file holds no audio samples")
-    if n_bad:
-        warnings.warn(f"{n_bad} non-finite samples (NaN/Inf) replaced by 0", stacklevel=2)
-    meta = {"duration": info.frames / info.samplerate, "sample_rate": int(info.samplerate),
+    return y, _meta(info)
+
+
+def _meta(info) -> dict:
+    return {"duration": info.frames / info.samplerate, "sample_rate": int(info.samplerate),
             "channels": int(info.channels)}
-    return y, meta
 
 
 def _cache_path(cache_dir: Path, config: ExtractorConfig, sha: str) -> Path:
@@ -161,8 +182,14 @@ def _cache_write(p: Path, vec: np.ndarray, meta: np.ndarray) -> None:
         raise
 
 
-def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=None) -> FileResult:
+def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=None,
+                 long_file_seconds: float = LONG_FILE_SECONDS) -> FileResult:
     """Analyse one file; raise :class:`BadAudioError` if it cannot be analysed.
+
+    Files longer than ``long_file_seconds`` are decoded twice as a stream and analysed
+    block-wise (:func:`essentia_engine.analyse_stream`), so memory does not grow with
+    their length; shorter ones are decoded whole and analysed by
+    :func:`essentia_engine.analyse`.
 
     Parameters
     ----------
@@ -170,6 +197,8 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
     config : ExtractorConfig
     cache_dir : path-like or None
         Feature cache folder; None disables caching.
+    long_file_seconds : float
+        Duration above which the block-wise path is taken.
     """
     path = str(path)
     try:
@@ -188,8 +217,13 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
             return res
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        y, meta = load_audio(path, sample_rate=config.sample_rate)
-        res.features = analyse(y, config)
+        info = _info(path)
+        meta = _meta(info)
+        if meta["duration"] > long_file_seconds and not (config.rhythm or config.tonal or config.loudness_norm):
+            res.features = analyse_stream(lambda: iter_audio(path, sample_rate=config.sample_rate, info=info), config)
+        else:
+            y, meta = load_audio(path, sample_rate=config.sample_rate)
+            res.features = analyse(y, config)
     res.warnings = [str(w.message) for w in caught]
     res.duration, res.sample_rate, res.channels = meta["duration"], meta["sample_rate"], meta["channels"]
     if cp is not None:
