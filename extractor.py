@@ -8,9 +8,11 @@ into hand-off CSVs through ``va_io``.
   analysis rate of the configuration (soxr, high quality).
 * :func:`extract_file` returns a :class:`FileResult` for one file; bad input raises
   :class:`va_utils.BadAudioError`.
-* :func:`extract_batch` runs many files in parallel (joblib, loky workers), never raises
-  for a bad file (it becomes an error row) and reuses cached features keyed by the
-  file's sha256 plus the extractor configuration key.
+* :func:`iter_extract` runs many files in parallel, in chunks (joblib with loky worker
+  processes, or a Dask cluster through joblib's Dask backend), yields results as they
+  complete, never raises for a bad file (it becomes an error row) and reuses cached
+  features keyed by the file's sha256 plus the extractor configuration key.
+  :func:`extract_batch` is the same, collected in input order.
 
 Example::
 
@@ -31,7 +33,7 @@ import numpy as np
 from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse, analyse_stream, feature_names
 from va_utils import BadAudioError, EmoTagError, sha256_file
 
-__all__ = ["FileResult", "load_audio", "extract_file", "extract_batch", "default_cache_dir",
+__all__ = ["FileResult", "load_audio", "extract_file", "extract_batch", "iter_extract", "iter_hash", "run_chunks", "default_cache_dir",
            "DEFAULT_CONFIG", "ExtractorConfig", "feature_names", "iter_audio", "LONG_FILE_SECONDS"]
 
 _BLOCK = 1 << 16
@@ -183,7 +185,7 @@ def _cache_write(p: Path, vec: np.ndarray, meta: np.ndarray) -> None:
 
 
 def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=None,
-                 long_file_seconds: float = LONG_FILE_SECONDS) -> FileResult:
+                 long_file_seconds: float = LONG_FILE_SECONDS, sha256: str | None = None) -> FileResult:
     """Analyse one file; raise :class:`BadAudioError` if it cannot be analysed.
 
     Files longer than ``long_file_seconds`` are decoded twice as a stream and analysed
@@ -199,10 +201,12 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
         Feature cache folder; None disables caching.
     long_file_seconds : float
         Duration above which the block-wise path is taken.
+    sha256 : str or None
+        The file's content hash when the caller has computed it already.
     """
     path = str(path)
     try:
-        sha = sha256_file(path)
+        sha = sha256 or sha256_file(path)
     except OSError as exc:
         raise BadAudioError(f"cannot read file: {exc.strerror or exc}") from None
     res = FileResult(path=path, sha256=sha)
@@ -224,7 +228,7 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
         else:
             y, meta = load_audio(path, sample_rate=config.sample_rate)
             res.features = analyse(y, config)
-    res.warnings = [str(w.message) for w in caught]
+    res.warnings = list(dict.fromkeys(str(w.message) for w in caught))
     res.duration, res.sample_rate, res.channels = meta["duration"], meta["sample_rate"], meta["channels"]
     if cp is not None:
         try:
@@ -234,20 +238,132 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
     return res
 
 
-def _safe_extract(path, config, cache_dir) -> FileResult:
+def _safe_extract(path, config, cache_dir, sha256=None, long_file_seconds=LONG_FILE_SECONDS) -> FileResult:
     """:func:`extract_file` that turns every failure into an error row."""
     try:
-        return extract_file(path, config=config, cache_dir=cache_dir)
+        return extract_file(path, config=config, cache_dir=cache_dir, sha256=sha256,
+                            long_file_seconds=long_file_seconds)
     except EmoTagError as exc:
-        return FileResult(path=str(path), error=str(exc))
+        return FileResult(path=str(path), sha256=sha256, error=str(exc))
     except MemoryError:
-        return FileResult(path=str(path), error="out of memory while analysing")
+        return FileResult(path=str(path), sha256=sha256, error="out of memory while analysing")
     except Exception as exc:  # Essentia and codecs raise plain RuntimeError etc.
-        return FileResult(path=str(path), error=f"analysis failed ({type(exc).__name__}: {exc})".split("\n")[0])
+        return FileResult(path=str(path), sha256=sha256,
+                          error=f"analysis failed ({type(exc).__name__}: {exc})".split("\n")[0])
+
+
+def _extract_chunk(items, config, cache_dir, long_file_seconds):
+    """Worker task: ``[(index, path, sha256 or None), ...]`` -> ``[(index, FileResult), ...]``.
+
+    BLAS and OpenMP pools are held to one thread: the parallelism is across files.
+    """
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1):
+        return [(i, _safe_extract(p, config, cache_dir, sha, long_file_seconds)) for i, p, sha in items]
+
+
+def _hash_chunk(items):
+    """Worker task: ``[(index, path), ...]`` -> ``[(index, sha256 or None, error or None), ...]``."""
+    out = []
+    for i, p in items:
+        try:
+            out.append((i, sha256_file(p), None))
+        except OSError as exc:
+            out.append((i, None, f"cannot read file: {exc.strerror or exc}"))
+    return out
+
+
+def chunk_size_for(n: int, jobs: int) -> int:
+    """Files per worker task: about 8 tasks per worker, between 1 and 32 files each."""
+    return int(min(32, max(1, -(-n // (max(1, jobs) * 8)))))
+
+
+def _workers(jobs: int) -> int:
+    return (os.cpu_count() or 1) if jobs in (-1, 0) else max(1, jobs)
+
+
+def run_chunks(func, chunks, *, jobs: int = 1, backend: str = "loky", scheduler: str | None = None, args=()):
+    """Yield ``func(chunk, *args)`` for every chunk, in completion order.
+
+    ``backend="loky"`` runs ``jobs`` local worker processes (``jobs=1``: in this
+    process). ``backend="dask"`` runs the same tasks on a Dask distributed cluster
+    through joblib's Dask backend: the scheduler at ``scheduler`` (``tcp://host:8786``),
+    or a local cluster of ``jobs`` worker processes when no address is given. Workers
+    only compute and return; the caller alone writes results.
+    """
+    from joblib import Parallel, delayed, parallel_config
+    chunks = list(chunks)
+    if backend == "loky" and (_workers(jobs) == 1 or len(chunks) <= 1):
+        for c in chunks:
+            yield func(c, *args)
+        return
+    tasks = (delayed(func)(c, *args) for c in chunks)
+    if backend == "loky":
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            yield from Parallel(n_jobs=_workers(jobs), return_as="generator_unordered", batch_size=1)(tasks)
+        return
+    if backend != "dask":
+        raise EmoTagError(f"unknown backend {backend!r}; expected 'loky' or 'dask'")
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise EmoTagError("the Dask backend needs dask[distributed]: pip install 'dask[distributed]'") from None
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout="20s")
+        else:
+            cluster = LocalCluster(n_workers=_workers(jobs), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+    except OSError as exc:
+        raise EmoTagError(f"cannot reach the Dask scheduler {scheduler or '(local)'}: {exc}") from None
+    try:
+        with parallel_config(backend="dask"):
+            yield from Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1)(tasks)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def iter_extract(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int = 1, cache_dir=None,
+                 shas=None, chunk_size: int | None = None, backend: str = "loky", scheduler=None,
+                 long_file_seconds: float = LONG_FILE_SECONDS):
+    """Analyse many files in parallel; yield ``(index, FileResult)`` as chunks complete.
+
+    ``shas`` optionally gives each file's content hash (None where unknown). The order
+    is the order of completion; ``index`` refers to ``paths``. See :func:`run_chunks`
+    for ``jobs``, ``backend`` and ``scheduler``.
+    """
+    paths = [str(p) for p in paths]
+    if not paths:
+        return
+    feature_names(config)  # fail early on a bad config, in this process
+    shas = list(shas) if shas is not None else [None] * len(paths)
+    size = chunk_size or chunk_size_for(len(paths), _workers(jobs))
+    items = [(i, p, s) for i, (p, s) in enumerate(zip(paths, shas))]
+    chunks = [items[k:k + size] for k in range(0, len(items), size)]
+    for out in run_chunks(_extract_chunk, chunks, jobs=jobs, backend=backend, scheduler=scheduler,
+                          args=(config, None if cache_dir is None else str(cache_dir), long_file_seconds)):
+        yield from out
+
+
+def iter_hash(paths, *, jobs: int = 1, backend: str = "loky", scheduler=None):
+    """Content hashes of many files, in parallel; yield ``(index, sha256, error)``."""
+    paths = [str(p) for p in paths]
+    if not paths:
+        return
+    size = max(1, min(256, -(-len(paths) // (max(1, _workers(jobs)) * 4))))
+    items = list(enumerate(paths))
+    chunks = [items[k:k + size] for k in range(0, len(items), size)]
+    for out in run_chunks(_hash_chunk, chunks, jobs=jobs, backend=backend, scheduler=scheduler):
+        yield from out
 
 
 def extract_batch(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int = 1,
-                  cache_dir=None, progress: bool = False) -> list[FileResult]:
+                  cache_dir=None, progress: bool = False, backend: str = "loky", scheduler=None,
+                  chunk_size: int | None = None) -> list[FileResult]:
     """Analyse many files, in parallel when ``jobs > 1``; one :class:`FileResult` each.
 
     A file that cannot be analysed becomes a result with ``error`` set; the batch never
@@ -259,16 +375,16 @@ def extract_batch(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int 
         Worker processes (joblib/loky); ``-1`` uses every core.
     progress : bool
         Show a tqdm progress bar on stderr.
+    backend, scheduler :
+        ``"loky"`` (local processes) or ``"dask"`` (a Dask cluster); see :func:`run_chunks`.
     """
     paths = [str(p) for p in paths]
-    feature_names(config)  # fail early on a bad config, in this process
-    if jobs == 1 or len(paths) <= 1:
-        it = (_safe_extract(p, config, cache_dir) for p in paths)
-    else:
-        from joblib import Parallel, delayed
-        it = Parallel(n_jobs=jobs, return_as="generator", batch_size="auto")(
-            delayed(_safe_extract)(p, config, cache_dir) for p in paths)
+    out: list[FileResult | None] = [None] * len(paths)
+    it = iter_extract(paths, config=config, jobs=jobs, cache_dir=cache_dir, backend=backend,
+                      scheduler=scheduler, chunk_size=chunk_size)
     if progress:
         from tqdm import tqdm
         it = tqdm(it, total=len(paths), unit="file", desc="features", dynamic_ncols=True)
-    return list(it)
+    for i, r in it:
+        out[i] = r
+    return out

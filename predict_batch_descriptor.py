@@ -22,7 +22,7 @@ import pandas as pd
 
 from essentia_engine import DEFAULT_CONFIG
 from extractor import extract_batch
-from va_cli import add_common_args, cache_dir, exit_main, parser, run_main, show_progress
+from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_db import connect, log_descriptor_predictions, register_model
 from va_io import load_descriptor_models, predict_descriptors, write_csv
 from va_utils import DEFAULT_OUT_DIR, EmoTagError, find_audio_files, log
@@ -50,7 +50,7 @@ def _run(args):
     files, problems = find_audio_files(args.paths)
     for p, m in problems:
         log.error("%s: %s", p, m)
-    results = extract_batch(files, config=DEFAULT_CONFIG, jobs=args.jobs, cache_dir=cache_dir(args),
+    results = extract_batch(files, config=DEFAULT_CONFIG, **extraction_args(args),
                             progress=show_progress(args))
     for r in results:
         if not r.ok:

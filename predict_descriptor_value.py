@@ -34,7 +34,7 @@ def build_parser():
                          "valence/arousal, or (auto) the classifier when the file resembles its speech training data")
     ap.add_argument("--lexicon", help="NRC-VAD lexicon file or folder (default: data/descriptor_lexicon.csv)")
     ap.add_argument("--pairs", help="descriptor pairs CSV (default: data/descriptor_pairs.csv)")
-    add_common_args(ap, db=False)
+    add_common_args(ap, db=False, cluster=False)
     return ap
 
 

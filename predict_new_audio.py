@@ -20,9 +20,20 @@ is reported by name on one line and the others carry on; the exit code is non-ze
 when no file could be analysed. A model trained with another extractor configuration is
 refused.
 
+Library mode (--db LIBRARY.db) is for large, growing libraries. It writes straight into
+the SQLite library instead of the CSVs, in batches of --batch-size files (one
+transaction each), and is incremental: files whose path, size and modification time are
+unchanged are skipped without being opened, renamed or moved files are recognised by
+their content hash and not analysed again, and a run stopped by Ctrl-C or kill -9
+continues where it stopped when re-run. --force re-analyses everything. Failures are
+listed in --out-dir/new_audio_errors.csv and in the database's `failures` table, and
+are not retried until the file changes (or --retry-failed).
+
 Examples:
   python predict_new_audio.py my_sounds/ extra/door.wav -j 2
   python predict_new_audio.py ../shared/data/emotify --out-dir output/emotify
+  python predict_new_audio.py /srv/sfx --db output/library.db -j -1          # incremental library run
+  python predict_new_audio.py /srv/sfx --db output/library.db --scheduler tcp://10.0.0.5:8786
 """
 from __future__ import annotations
 
@@ -34,7 +45,7 @@ import pandas as pd
 from essentia_engine import DEFAULT_CONFIG, feature_names
 from extractor import extract_batch
 from va_analyzer import descriptor_scores
-from va_cli import add_common_args, cache_dir, exit_main, parser, run_main, show_progress
+from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_data_loader import load_descriptor_pairs, load_lexicon
 from va_io import FEATURE_META_COLUMNS, load_model, write_csv
 from va_utils import EmoTagError, find_audio_files, log
@@ -53,6 +64,14 @@ def build_parser():
                          "valence/arousal, or (auto) the classifier for files that resemble its speech training "
                          "data and the nearest category for the rest")
     ap.add_argument("--eps", type=float, default=1.0, help="softening constant of the descriptor scores (1 = reference method)")
+    lib = ap.add_argument_group("library mode (incremental, resumable, straight into the database)")
+    lib.add_argument("--db", metavar="LIBRARY.db", default=None,
+                     help="analyse into this SQLite library instead of writing the hand-off CSVs")
+    lib.add_argument("--batch-size", type=int, default=200, help="files per database transaction")
+    lib.add_argument("--chunk-size", type=int, default=None,
+                     help="files per worker task (default: about 8 tasks per worker, at most 32 files each)")
+    lib.add_argument("--force", action="store_true", help="re-analyse every file, even unchanged ones")
+    lib.add_argument("--retry-failed", action="store_true", help="try again files that failed before and have not changed")
     add_common_args(ap, db=False, out_dir=True)
     return ap
 
@@ -63,7 +82,7 @@ def main(argv=None):
 
 def load_va_models(models_dir, config=DEFAULT_CONFIG):
     """The valence and arousal models of ``models_dir``, checked against ``config``."""
-    from train_emo_model import MODEL_FILES
+    from va_io import MODEL_FILES
     return {t: load_model(Path(models_dir) / f, config=config) for t, f in MODEL_FILES.items()}
 
 
@@ -74,7 +93,7 @@ def predict_va(models, X: np.ndarray) -> pd.DataFrame:
 
 def load_emotion_model(models_dir, config=DEFAULT_CONFIG):
     """The 8-class emotion classifier of ``models_dir`` as ``(pipeline, metadata)``, or None."""
-    from train_emo_model import CLASSIFIER_FILE
+    from va_io import CLASSIFIER_FILE
     p = Path(models_dir) / CLASSIFIER_FILE
     return load_model(p, config=config) if p.is_file() else None
 
@@ -122,7 +141,30 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame, *, source: str 
     return out
 
 
+def _run_library(args):
+    from va_library import analyse_library
+    if args.batch_size < 1:
+        raise EmoTagError(f"--batch-size must be at least 1, got {args.batch_size}")
+    kw = extraction_args(args)
+    summary = analyse_library(args.paths, db=args.db, models_dir=args.models_dir, config=DEFAULT_CONFIG,
+                              batch_size=args.batch_size, chunk_size=args.chunk_size, force=args.force,
+                              retry_failed=args.retry_failed, emotion=args.emotion, lexicon=args.lexicon,
+                              pairs=args.pairs, eps=args.eps, progress=show_progress(args), **kw)
+    errors_csv = Path(args.out_dir) / OUTPUTS["errors"]
+    write_csv(pd.DataFrame([{"path": p, "severity": "error", "message": m} for p, m in summary.failures],
+                           columns=["path", "severity", "message"]), errors_csv)
+    if not args.quiet:
+        print(summary.line())
+        print(f"  database {args.db}; failures listed in {errors_csv} and the database's failures table")
+    if summary.scanned == 0:
+        log.error("no audio files found in %s", " ".join(args.paths))
+        return 1
+    return 0
+
+
 def _run(args):
+    if args.db:
+        return _run_library(args)
     out_dir = Path(args.out_dir)
     models = load_va_models(args.models_dir)
     classifier = load_emotion_model(args.models_dir)
@@ -137,7 +179,7 @@ def _run(args):
         log.error("no audio files found in %s", " ".join(args.paths))
         return 1
     log.info("analysing %d files", len(files))
-    results = extract_batch(files, config=DEFAULT_CONFIG, jobs=args.jobs, cache_dir=cache_dir(args),
+    results = extract_batch(files, config=DEFAULT_CONFIG, **extraction_args(args),
                             progress=show_progress(args))
     for r in results:
         if not r.ok:

@@ -38,17 +38,15 @@ import pandas as pd
 
 from essentia_engine import DEFAULT_CONFIG, feature_names
 from extractor import extract_batch
-from va_cli import add_common_args, cache_dir, exit_main, parser, run_main, show_progress
+from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_data_loader import load_corpus, load_lexicon
 from va_evaluation import (classification_metrics, fit_search, fixed_folds, nested_cv, oof_predict, summarise)
-from va_io import TARGETS, TRAINING_META_COLUMNS, read_csv, read_training_table, save_model, write_csv
+from va_io import CLASSIFIER_FILE, MODEL_FILES, TARGETS, TRAINING_META_COLUMNS, read_csv, read_training_table, save_model, write_csv
 from va_models import DEFAULT_RECIPES, make_model
 from va_plotter import plot_pred_vs_true
 from va_utils import BadLabelError, EmoTagError, log
 
-MODEL_FILES = {"valence": "trained_valence_model.joblib", "arousal": "trained_arousal_model.joblib"}
 TABLE_FILES = {"valence": "out_Valence.csv", "arousal": "out_Arousal.csv"}
-CLASSIFIER_FILE = "trained_emotion_classifier.joblib"
 DOMAIN_Z = 5.0  # |z| beyond which a standardised feature counts as outside the training range
 
 
@@ -98,8 +96,7 @@ def tables_from_audio(args, out_dir):
         raise BadLabelError("no training data: give --ravdess, --emotify, --emo-soundscapes, --csv or --features")
     labels = pd.concat(frames, ignore_index=True)
     log.info("extracting features of %d labelled files", len(labels))
-    results = extract_batch(labels["path"], config=DEFAULT_CONFIG, jobs=args.jobs,
-                            cache_dir=cache_dir(args), progress=show_progress(args))
+    results = extract_batch(labels["path"], config=DEFAULT_CONFIG, **extraction_args(args), progress=show_progress(args))
     for r in results:
         if not r.ok:
             log.error("%s: %s (skipped)", r.path, r.error)

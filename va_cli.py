@@ -1,7 +1,7 @@
 """Shared command-line flags and the ``main`` wrapper every stage script uses.
 
 Reads and writes nothing. One place defines ``--models-dir``, ``--db``, ``--jobs``,
-``--cache-dir``/``--no-cache``, ``-v/--verbose`` and ``--quiet`` so that all stages spell
+``--backend``/``--scheduler``, ``--cache-dir``/``--no-cache``, ``-v/--verbose`` and ``--quiet`` so that all stages spell
 them the same way, and :func:`run_main` turns project errors into a one-line message
 and a non-zero exit code (a traceback only for real bugs).
 """
@@ -22,7 +22,7 @@ def parser(doc: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(description=doc, formatter_class=HelpFormatter)
 
 
-def add_common_args(ap: argparse.ArgumentParser, *, models=True, db=True, jobs=True, out_dir=False):
+def add_common_args(ap: argparse.ArgumentParser, *, models=True, db=True, jobs=True, out_dir=False, cluster=True):
     if models:
         ap.add_argument("--models-dir", default=str(MODELS_DIR), help="folder of trained models")
     if db:
@@ -31,6 +31,13 @@ def add_common_args(ap: argparse.ArgumentParser, *, models=True, db=True, jobs=T
         ap.add_argument("--out-dir", default=str(DEFAULT_OUT_DIR), help="folder for the CSVs and figures this stage writes")
     if jobs:
         ap.add_argument("-j", "--jobs", type=int, default=1, help="parallel worker processes for feature extraction (-1: all cores)")
+    if jobs and cluster:
+        ap.add_argument("--backend", choices=("loky", "dask"), default="loky",
+                        help="where extraction runs: local worker processes (loky), or a Dask cluster")
+        ap.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="Dask scheduler to run extraction on, e.g. tcp://10.0.0.5:8786 (implies --backend dask; "
+                             "without it, --backend dask starts a local cluster of --jobs workers)")
+    if jobs:
         ap.add_argument("--cache-dir", default=None, help="feature cache folder (default: $EMOTAG_CACHE or ~/.cache/emotag)")
         ap.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     ap.add_argument("-v", "--verbose", action="count", default=0, help="more messages, and a progress bar even when not on a terminal")
@@ -46,6 +53,13 @@ def cache_dir(args):
         return args.cache_dir
     from extractor import default_cache_dir
     return str(default_cache_dir())
+
+
+def extraction_args(args) -> dict:
+    """Keyword arguments of :func:`extractor.extract_batch` chosen by the shared flags."""
+    scheduler = getattr(args, "scheduler", None)
+    return {"jobs": args.jobs, "cache_dir": cache_dir(args), "scheduler": scheduler,
+            "backend": "dask" if scheduler else getattr(args, "backend", "loky")}
 
 
 def show_progress(args) -> bool:

@@ -8,7 +8,10 @@ is parameterised; no SQL is built from user input.
 Schema (foreign keys on)::
 
     audio_files(id, sha256 UNIQUE, path, duration, sample_rate, channels, corpus, group_id, added_at)
-    audio_paths(path PRIMARY KEY, file_id -> audio_files)       every path a content was seen at
+    audio_paths(path PRIMARY KEY, file_id -> audio_files, size, mtime_ns)
+                                                                every path a content was seen at, with
+                                                                the size and mtime it had then
+    failures(path PRIMARY KEY, size, mtime_ns, config_key, error)  files that could not be analysed
     models(id, sha256 UNIQUE, name, kind, target, metadata JSON, added_at)
     feature_sets(id, config_key UNIQUE, config JSON, names JSON)
     features(file_id -> audio_files, feature_set_id -> feature_sets, vector BLOB float32)
@@ -30,9 +33,10 @@ import pandas as pd
 from essentia_engine import ExtractorConfig, feature_names
 from va_utils import EmoTagError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Columns added after version 1, created on open when an older library lacks them.
-_ADDED_COLUMNS = {"predictions": [("emotion_label", "TEXT"), ("emotion_confidence", "REAL"), ("emotion_source", "TEXT")]}
+_ADDED_COLUMNS = {"predictions": [("emotion_label", "TEXT"), ("emotion_confidence", "REAL"), ("emotion_source", "TEXT")],
+                  "audio_paths": [("size", "INTEGER"), ("mtime_ns", "INTEGER")]}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -104,10 +108,17 @@ CREATE TABLE IF NOT EXISTS labels (
     PRIMARY KEY (file_id, name, source)
 );
 CREATE INDEX IF NOT EXISTS idx_labels ON labels(name, value);
+CREATE TABLE IF NOT EXISTS failures (
+    path TEXT PRIMARY KEY,
+    size INTEGER, mtime_ns INTEGER,
+    config_key TEXT NOT NULL,
+    error TEXT NOT NULL,
+    seen_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
 """
 
 TABLES = ("audio_files", "audio_paths", "models", "feature_sets", "features", "predictions",
-          "descriptor_scores", "descriptor_predictions", "labels")
+          "descriptor_scores", "descriptor_predictions", "labels", "failures")
 
 
 def connect(path, *, create: bool = True) -> sqlite3.Connection:
@@ -150,31 +161,53 @@ def register_model(conn, sha256: str, metadata: dict) -> int:
 
 
 def register_feature_set(conn, config: ExtractorConfig) -> int:
+    row = conn.execute("SELECT id FROM feature_sets WHERE config_key = ?", (config.key,)).fetchone()
+    if row:
+        return row[0]
     conn.execute("INSERT OR IGNORE INTO feature_sets(config_key, config, names) VALUES (?, ?, ?)",
                  (config.key, json.dumps(config.to_dict(), sort_keys=True), json.dumps(list(feature_names(config)))))
     return conn.execute("SELECT id FROM feature_sets WHERE config_key = ?", (config.key,)).fetchone()[0]
 
 
+def ids_for(conn, column_sql: str, values, *, extra_sql: str = "", extra=()) -> list[tuple]:
+    """Rows of ``SELECT <column_sql> ... WHERE <key> IN (values)`` in chunks of 500.
+
+    ``column_sql`` and ``extra_sql`` are fixed strings of this module, never user
+    input; the values are bound parameters.
+    """
+    values = list(values)
+    rows = []
+    for k in range(0, len(values), 500):
+        part = values[k:k + 500]
+        marks = ",".join("?" * len(part))
+        rows.extend(conn.execute(column_sql.format(marks=marks) + extra_sql, (*part, *extra)))
+    return rows
+
+
 def _file_ids(conn, files: pd.DataFrame) -> dict:
-    """Insert audio files and paths (idempotent); return {sha256: id}."""
-    for r in files.itertuples(index=False):
-        conn.execute(
-            "INSERT INTO audio_files(sha256, path, duration, sample_rate, channels, corpus, group_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET "
-            "duration = COALESCE(audio_files.duration, excluded.duration), "
-            "sample_rate = COALESCE(audio_files.sample_rate, excluded.sample_rate), "
-            "channels = COALESCE(audio_files.channels, excluded.channels), "
-            "corpus = COALESCE(audio_files.corpus, excluded.corpus), "
-            "group_id = COALESCE(audio_files.group_id, excluded.group_id) "
-            "WHERE audio_files.duration IS NULL AND excluded.duration IS NOT NULL "
-            "OR audio_files.corpus IS NULL AND excluded.corpus IS NOT NULL",
-            (r.sha256, r.path, _num(getattr(r, "duration", None)), _int(getattr(r, "sample_rate", None)),
-             _int(getattr(r, "channels", None)), getattr(r, "corpus", None), getattr(r, "group", None)))
-    ids = {}
-    for r in files.itertuples(index=False):
-        fid = conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (r.sha256,)).fetchone()[0]
-        conn.execute("INSERT OR IGNORE INTO audio_paths(path, file_id) VALUES (?, ?)", (r.path, fid))
-        ids[r.sha256] = fid
+    """Insert audio files and paths (idempotent, set-wise); return {sha256: id}."""
+    def col(name, conv=lambda x: x):
+        return [conv(x) for x in files[name]] if name in files.columns else [None] * len(files)
+    sha, path = list(files["sha256"]), list(files["path"])
+    conn.executemany(
+        "INSERT INTO audio_files(sha256, path, duration, sample_rate, channels, corpus, group_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET "
+        "duration = COALESCE(audio_files.duration, excluded.duration), "
+        "sample_rate = COALESCE(audio_files.sample_rate, excluded.sample_rate), "
+        "channels = COALESCE(audio_files.channels, excluded.channels), "
+        "corpus = COALESCE(audio_files.corpus, excluded.corpus), "
+        "group_id = COALESCE(audio_files.group_id, excluded.group_id) "
+        "WHERE audio_files.duration IS NULL AND excluded.duration IS NOT NULL "
+        "OR audio_files.corpus IS NULL AND excluded.corpus IS NOT NULL",
+        list(zip(sha, path, col("duration", _num), col("sample_rate", _int), col("channels", _int),
+                 col("corpus"), col("group"))))
+    ids = dict(ids_for(conn, "SELECT sha256, id FROM audio_files WHERE sha256 IN ({marks})", set(sha)))
+    conn.executemany(
+        "INSERT INTO audio_paths(path, file_id, size, mtime_ns) VALUES (?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+        "file_id = excluded.file_id, size = COALESCE(excluded.size, audio_paths.size), "
+        "mtime_ns = COALESCE(excluded.mtime_ns, audio_paths.mtime_ns) "
+        "WHERE file_id != excluded.file_id OR size IS NOT excluded.size OR mtime_ns IS NOT excluded.mtime_ns",
+        list(zip(path, (ids[x] for x in sha), col("size", _int), col("mtime_ns", _int))))
     return ids
 
 
@@ -183,6 +216,8 @@ def _num(x):
 
 
 def _int(x):
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return int(x)      # exact: mtimes in ns do not survive a trip through float
     v = _num(x)
     return None if v is None else int(v)
 
@@ -214,29 +249,36 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
                 [(fid, fs, np.asarray(v, dtype="<f4").tobytes()) for fid, v in zip(fids, features)])
         if predictions is not None:
             vm, am = model_ids
-            has_emo = "emotion_label" in predictions.columns
-            for i, fid in enumerate(fids):
-                v, a = float(predictions["valence"].iloc[i]), float(predictions["arousal"].iloc[i])
-                el, ec, es = ((str(predictions["emotion_label"].iloc[i]), _num(predictions["emotion_confidence"].iloc[i]),
-                               str(predictions.get("emotion_source", pd.Series(["unknown"] * len(predictions))).iloc[i]))
-                              if has_emo and isinstance(predictions["emotion_label"].iloc[i], str) else (None, None, None))
-                conn.execute(
-                    "INSERT INTO predictions(file_id, valence_model_id, arousal_model_id, valence, arousal, "
-                    "emotion_label, emotion_confidence, emotion_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(file_id, valence_model_id, arousal_model_id) DO UPDATE SET "
-                    "valence = excluded.valence, arousal = excluded.arousal, emotion_label = excluded.emotion_label, "
-                    "emotion_confidence = excluded.emotion_confidence, emotion_source = excluded.emotion_source "
-                    "WHERE valence != excluded.valence OR arousal != excluded.arousal "
-                    "OR emotion_label IS NOT excluded.emotion_label "
-                    "OR emotion_confidence IS NOT excluded.emotion_confidence", (fid, vm, am, v, a, el, ec, es))
-                if scores is not None:
-                    pid = conn.execute("SELECT id FROM predictions WHERE file_id = ? AND valence_model_id = ? "
-                                       "AND arousal_model_id = ?", (fid, vm, am)).fetchone()[0]
-                    row = scores.iloc[i]
-                    conn.executemany(
-                        "INSERT INTO descriptor_scores(prediction_id, descriptor, score) VALUES (?, ?, ?) "
-                        "ON CONFLICT(prediction_id, descriptor) DO UPDATE SET score = excluded.score "
-                        "WHERE score != excluded.score", [(pid, w, float(row[w])) for w in scores.columns])
+            n = len(predictions)
+            emo = ("emotion_label" in predictions.columns)
+            lab = list(predictions["emotion_label"]) if emo else [None] * n
+            conf = list(predictions["emotion_confidence"]) if emo else [None] * n
+            src = list(predictions["emotion_source"]) if "emotion_source" in predictions.columns else ["unknown"] * n
+            rows = []
+            for fid, v, a, el, ec, es in zip(fids, predictions["valence"], predictions["arousal"], lab, conf, src):
+                ok = isinstance(el, str)
+                rows.append((fid, vm, am, float(v), float(a), el if ok else None, _num(ec) if ok else None,
+                             str(es) if ok else None))
+            conn.executemany(
+                "INSERT INTO predictions(file_id, valence_model_id, arousal_model_id, valence, arousal, "
+                "emotion_label, emotion_confidence, emotion_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(file_id, valence_model_id, arousal_model_id) DO UPDATE SET "
+                "valence = excluded.valence, arousal = excluded.arousal, emotion_label = excluded.emotion_label, "
+                "emotion_confidence = excluded.emotion_confidence, emotion_source = excluded.emotion_source "
+                "WHERE valence != excluded.valence OR arousal != excluded.arousal "
+                "OR emotion_label IS NOT excluded.emotion_label "
+                "OR emotion_confidence IS NOT excluded.emotion_confidence", rows)
+            if scores is not None:
+                pids = dict(ids_for(conn, "SELECT file_id, id FROM predictions WHERE file_id IN ({marks})",
+                                    set(fids), extra_sql=" AND valence_model_id = ? AND arousal_model_id = ?",
+                                    extra=(vm, am)))
+                words = list(scores.columns)
+                S = scores.to_numpy(dtype=float)
+                conn.executemany(
+                    "INSERT INTO descriptor_scores(prediction_id, descriptor, score) VALUES (?, ?, ?) "
+                    "ON CONFLICT(prediction_id, descriptor) DO UPDATE SET score = excluded.score "
+                    "WHERE score != excluded.score",
+                    [(pids[fid], w, float(x)) for fid, row in zip(fids, S) for w, x in zip(words, row)])
         if labels is not None:
             rows = []
             for i, fid in enumerate(fids):

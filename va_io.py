@@ -255,6 +255,11 @@ def save_model(pipeline, path, *, metadata: dict) -> str:
     return sha
 
 
+#: The model files ``train_emo_model.py`` writes into a models folder.
+MODEL_FILES = {"valence": "trained_valence_model.joblib", "arousal": "trained_arousal_model.joblib"}
+CLASSIFIER_FILE = "trained_emotion_classifier.joblib"
+
+
 def load_model(path, *, config: ExtractorConfig | None = None):
     """Load a model saved by :func:`save_model`.
 
