@@ -299,7 +299,7 @@ def run_chunks(func, chunks, *, jobs: int = 1, backend: str = "loky", scheduler:
         return
     tasks = (delayed(func)(c, *args) for c in chunks)
     if backend == "loky":
-        with parallel_config(backend="loky", inner_max_num_threads=1):
+        with parallel_config(backend="loky"):
             yield from Parallel(n_jobs=_workers(jobs), return_as="generator_unordered", batch_size=1)(tasks)
         return
     if backend != "dask":

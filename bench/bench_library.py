@@ -1,0 +1,184 @@
+"""Benchmark: a synthetic sound library, analysed, re-analysed, grown, logged and queried.
+
+Builds a library of ``--n`` files with the project's own generator (20 folders; 44.1 kHz
+stereo 16-bit WAV of ``--seconds`` each) and times, through the real command line
+(``predict_new_audio.py LIB --db LIB.db -j JOBS --no-cache``):
+
+1. the first run;
+2. a no-change re-run (target: < 3% of the first run);
+3. a re-run after adding 1% new files (target: about 1% of the first run more);
+4. peak memory of the first run at 100 files and at ``--n`` files (target: flat within 10%).
+
+Then, on a fresh database, the logging throughput of ``va_db.log_batch`` for
+``--log-rows`` synthetic files with features, predictions and 30 descriptor scores
+(target >= 5,000 files/s), and ``va_db.nearest_va`` top-20 queries at that size
+(target < 50 ms). Writes audio and databases into ``--work`` and its section of
+``docs/BENCHMARKS.md``.
+
+Examples:
+  python bench/bench_library.py                         # 2,000 files
+  python bench/bench_library.py --n 100000 --seconds 1  # the full-size run (about 9 GB of WAV)
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, build_library, machine, run_timed, verdict, write_section  # noqa: E402
+
+TARGET_RERUN, TARGET_LOG, TARGET_QUERY_MS, TARGET_RSS = 0.03, 5000, 50, 0.10
+
+
+def cli(lib, db, jobs, models):
+    return [sys.executable, str(ROOT / "predict_new_audio.py"), str(lib), "--db", str(db), "-j", str(jobs),
+            "--models-dir", str(models), "--no-cache", "-q", "--out-dir", str(Path(db).parent / "out")]
+
+
+def logging_and_queries(work: Path, n: int, queries: int, batch: int = 1000):
+    import va_db
+    from essentia_engine import DEFAULT_CONFIG, feature_names
+    db = work / "logging.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    conn = va_db.connect(db)
+    with conn:
+        vm = va_db.register_model(conn, "v" * 64, {"name": "bench_valence", "kind": "va", "target": "valence"})
+        am = va_db.register_model(conn, "a" * 64, {"name": "bench_arousal", "kind": "va", "target": "arousal"})
+    rng = np.random.default_rng(0)
+    nf = len(feature_names(DEFAULT_CONFIG))
+    words = [f"word{i:02d}" for i in range(30)]
+    t_log = 0.0
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        files = pd.DataFrame({"sha256": [f"{i:064x}" for i in range(start, start + m)],
+                              "path": [f"/library/folder{i % 20:02d}/sfx_{i:06d}.wav" for i in range(start, start + m)],
+                              "duration": 5.0, "sample_rate": 44100, "channels": 2,
+                              "size": 882044, "mtime_ns": 1_700_000_000_000_000_000 + np.arange(start, start + m)})
+        X = rng.standard_normal((m, nf)).astype(np.float32)
+        pred = pd.DataFrame({"valence": rng.uniform(-1, 1, m), "arousal": rng.uniform(-1, 1, m),
+                             "emotion_label": rng.choice(["calm", "happy", "sad", "angry"], m),
+                             "emotion_confidence": rng.uniform(0, 1, m), "emotion_source": "va-nearest"})
+        scores = pd.DataFrame(rng.uniform(0, 1, (m, len(words))), columns=words)
+        t = time.perf_counter()
+        va_db.log_batch(conn, files=files, config=DEFAULT_CONFIG, features=X, predictions=pred, model_ids=(vm, am),
+                        scores=scores)
+        t_log += time.perf_counter() - t
+    times = []
+    qs = rng.uniform(-1, 1, (queries, 2))
+    va_db.nearest_va(conn, 0.0, 0.0, 20)  # warm the page cache
+    for v, a in qs:
+        t = time.perf_counter()
+        res = va_db.nearest_va(conn, float(v), float(a), 20)
+        times.append(time.perf_counter() - t)
+        assert len(res) == 20
+    # the answer is the brute-force answer
+    allp = np.asarray(conn.execute("SELECT valence, arousal FROM predictions").fetchall())
+    v, a = qs[0]
+    brute = np.sort(np.hypot(allp[:, 0] - v, allp[:, 1] - a))[:20]
+    assert np.allclose(np.sort(va_db.nearest_va(conn, float(v), float(a), 20)["distance"]), brute)
+    size_mb = db.stat().st_size / 2**20
+    conn.close()
+    return n / t_log, np.median(times) * 1000, np.percentile(times, 95) * 1000, size_mb
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=2000, help="library size")
+    ap.add_argument("--seconds", type=float, default=5.0, help="length of each file")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--models-dir", default=str(ROOT / "models"))
+    ap.add_argument("--log-rows", type=int, default=100_000, help="files in the logging/query database")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--work", default=None, help="folder for the library (default: a temp folder, removed after)")
+    ap.add_argument("--no-report", action="store_true")
+    args = ap.parse_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench_library_"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(machine())
+    t = time.perf_counter()
+    build_library(work / "lib", args.n, seconds=args.seconds)
+    build_library(work / "small", 100, seconds=args.seconds)
+    print(f"library of {args.n} files built in {time.perf_counter() - t:.0f} s")
+    db = work / "lib.db"
+    for p in work.glob("*.db*"):
+        p.unlink()
+    first = run_timed(cli(work / "lib", db, args.jobs, args.models_dir))
+    print(f"first run: {first['seconds']:.1f} s, peak RSS {first['tree_mb']:.0f} MB (tree), {first['max_mb']:.0f} MB (largest process)")
+    rerun = run_timed(cli(work / "lib", db, args.jobs, args.models_dir))
+    print(f"no-change re-run: {rerun['seconds']:.2f} s")
+    add = max(1, args.n // 100)
+    build_library(work / "lib", add, start=args.n, seconds=args.seconds)
+    grown = run_timed(cli(work / "lib", db, args.jobs, args.models_dir))
+    print(f"re-run after adding {add} files: {grown['seconds']:.2f} s")
+    small = run_timed(cli(work / "small", work / "small.db", args.jobs, args.models_dir))
+    print(f"100-file first run: {small['seconds']:.1f} s, peak RSS {small['tree_mb']:.0f} MB (tree), {small['max_mb']:.0f} MB")
+    c = sqlite3.connect(db)
+    n_rows = c.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+    integrity = c.execute("PRAGMA integrity_check").fetchone()[0]
+    c.close()
+    assert n_rows == args.n + add and integrity == "ok", (n_rows, integrity)
+    rate, q_med, q_p95, size_mb = logging_and_queries(work, args.log_rows, args.queries)
+    print(f"logging: {rate:.0f} files/s; nearest top-20 at {args.log_rows} files: median {q_med:.1f} ms, p95 {q_p95:.1f} ms")
+
+    audio_h = args.n * args.seconds / 3600
+    rr = rerun["seconds"] / first["seconds"]
+    extra = (grown["seconds"] - rerun["seconds"]) / first["seconds"]
+    rss_growth = first["tree_mb"] / small["tree_mb"] - 1
+    rss_growth_max = first["max_mb"] / small["max_mb"] - 1
+    cmd = "python bench/bench_library.py" + (" " + " ".join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+    lines = [
+        "## Library runs, logging and queries (`bench/bench_library.py`)",
+        "",
+        f"Command: `{cmd}`, run {time.strftime('%Y-%m-%d')}.",
+        f"Machine: {machine()}.",
+        f"Library: {args.n} synthesised files of {args.seconds:g} s ({audio_h:.1f} audio hours; 44.1 kHz stereo 16-bit "
+        f"WAV in 20 folders), analysed by `predict_new_audio.py LIB --db LIB.db -j {args.jobs} --no-cache` "
+        "(wall time of the whole command, start-up and model loading included).",
+        "",
+        "| step | wall s | note |",
+        "|---|---:|---|",
+        f"| first run, {args.n} files | {first['seconds']:.1f} | {args.n * args.seconds / first['seconds']:.0f}x real time "
+        f"on {args.jobs} workers |",
+        f"| no-change re-run | {rerun['seconds']:.2f} | {rr:.1%} of the first run |",
+        f"| re-run after adding {add} files (1%) | {grown['seconds']:.2f} | {extra:.1%} of the first run more than a "
+        "no-change re-run |",
+        f"| first run, 100 files | {small['seconds']:.1f} | for the memory comparison |",
+        "",
+        "| target | measured | verdict |",
+        "|---|---:|---|",
+        f"| no-change re-run of {args.n} files < 3% of the first run | {rr:.1%} | {verdict(rr < TARGET_RERUN)} |",
+        f"| adding 1% new files costs about 1% more | {extra:.1%} | {verdict(extra < 0.02)} (read as: under 2%) |",
+        f"| database logging >= {TARGET_LOG:,} files/s ({args.log_rows:,} files: features, VA, emotion, 30 scores) | "
+        f"{rate:,.0f} files/s | {verdict(rate >= TARGET_LOG)} |",
+        f"| nearest-VA top-20 at {args.log_rows:,} files < {TARGET_QUERY_MS} ms | median {q_med:.1f} ms, p95 {q_p95:.1f} ms | "
+        f"{verdict(q_p95 < TARGET_QUERY_MS)} |",
+        f"| peak RSS flat (within 10%) from 100 to {args.n} files: whole process tree | {small['tree_mb']:.0f} -> "
+        f"{first['tree_mb']:.0f} MB ({rss_growth:+.0%}) | {verdict(abs(rss_growth) <= TARGET_RSS)} |",
+        f"| the same, largest single process | {small['max_mb']:.0f} -> {first['max_mb']:.0f} MB ({rss_growth_max:+.0%}) | "
+        f"{verdict(abs(rss_growth_max) <= TARGET_RSS)} |",
+        "",
+        f"The {args.log_rows:,}-file logging database is {size_mb:.0f} MB. The query is `va_db.nearest_va` (a box search "
+        "through the `(valence, arousal)` index, checked against brute force), timed over "
+        f"{args.queries} random points after one warm-up query.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_report:
+        write_section("bench_library", text)
+        print(f"wrote its section of {ROOT / 'docs' / 'BENCHMARKS.md'}")
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

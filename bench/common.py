@@ -1,0 +1,136 @@
+"""Shared helpers of the benchmarks: the machine, synthetic libraries, peak memory, reports.
+
+Reads nothing from the project's data; writes synthetic audio where told and one section
+of ``docs/BENCHMARKS.md`` per benchmark (between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->`` markers, so that the benchmarks update their own parts only).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+REPORT = ROOT / "docs" / "BENCHMARKS.md"
+
+from synth_audio import DEMO_KINDS, synthesize  # noqa: E402
+
+KINDS = [k for k in DEMO_KINDS if k != "silence"]
+
+
+def machine() -> str:
+    """One line: CPU model, cores, memory, Python and Essentia versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(next(ln for ln in Path("/proc/meminfo").read_text().splitlines()
+                      if ln.startswith("MemTotal")).split()[1])
+        mem = f", {kb / 2**20:.0f} GB RAM"
+    except (OSError, StopIteration):
+        pass
+    import essentia
+    return (f"{cpu}, {os.cpu_count()} cores{mem}; Python {platform.python_version()}, "
+            f"Essentia {essentia.__version__}, {platform.system()} {platform.release()}")
+
+
+def write_library_file(path: Path, i: int, *, seconds: float, sr: int = 44100, channels: int = 2) -> float:
+    """One synthetic library file (16-bit WAV), distinct content for every ``i``; its duration."""
+    import soundfile as sf
+    kind = KINDS[i % len(KINDS)]
+    y = synthesize(kind, seconds=seconds, sr=sr, seed=i) * (0.5 + 0.5 * ((i * 7919) % 1000) / 1000)
+    if channels == 2:
+        y = np.column_stack([y, np.roll(y, 3 + i % 11)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, y, sr, subtype="PCM_16")
+    return len(y) / sr
+
+
+def build_library(folder: Path, n: int, *, start: int = 0, seconds: float = 5.0, **kw) -> list[Path]:
+    """``n`` files in 20 subfolders (``start`` offsets names and content)."""
+    paths = []
+    for i in range(start, start + n):
+        p = Path(folder) / f"folder{i % 20:02d}" / f"sfx_{i:06d}_{KINDS[i % len(KINDS)]}.wav"
+        if not p.exists():
+            write_library_file(p, i, seconds=seconds, **kw)
+        paths.append(p)
+    return paths
+
+
+class PeakRSS:
+    """Peak resident memory of a process and of its whole process tree, sampled every 50 ms."""
+
+    def __init__(self, pid: int):
+        import psutil
+        self.proc = psutil.Process(pid)
+        self.peak_tree = self.peak_max = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        import psutil
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc] + self.proc.children(recursive=True)
+                rss = []
+                for p in procs:
+                    try:
+                        rss.append(p.memory_info().rss)
+                    except psutil.Error:
+                        pass
+                if rss:
+                    self.peak_tree = max(self.peak_tree, sum(rss))
+                    self.peak_max = max(self.peak_max, max(rss))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+
+
+def run_timed(cmd, *, env=None) -> dict:
+    """Run ``cmd``; return wall seconds, peak tree RSS and largest single-process RSS (MB)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mon = PeakRSS(proc.pid)
+    out, err = proc.communicate()
+    mon.stop()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err[-2000:]}")
+    return {"seconds": wall, "tree_mb": mon.peak_tree / 2**20, "max_mb": mon.peak_max / 2**20,
+            "stdout": out, "stderr": err}
+
+
+def write_section(name: str, text: str) -> None:
+    """Replace this benchmark's section of ``docs/BENCHMARKS.md`` (appended if absent)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    doc = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in doc and end in doc:
+        doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):]
+    else:
+        doc = doc.rstrip() + "\n\n" + block + "\n"
+    tmp = REPORT.with_suffix(".tmp")
+    tmp.write_text(doc)
+    os.replace(tmp, REPORT)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
