@@ -138,9 +138,56 @@ def _essentia():
     return es
 
 
+class _Pool(dict):
+    """``{descriptor name: frames}``, answering the two calls of an Essentia pool we use."""
+
+    def descriptorNames(self):
+        return list(self.keys())
+
+
+_SFX_OUTPUTS = ("inharmonicity", "tristimulus", "oddtoevenharmonicenergyratio")
+
+
+class _LowLevel:
+    """The low-level part of Essentia's ``Extractor``, without its memory leak.
+
+    ``essentia.standard.Extractor`` builds a new streaming network on every call and
+    does not free all of it: about 1 MB per analysed 5 s file, so a worker grew by
+    100 MB per 100 files (measured with ``bench/bench_library.py``). Its low-level
+    group is exactly ``LowLevelSpectralExtractor`` plus ``LowLevelSpectralEqloudExtractor``
+    on the same signal, whose standard-mode versions do not leak; this runs those two
+    (configured once) and names their outputs as the ``Extractor`` does, so the
+    features are bit-identical (``tests/test_extractor.py``).
+    """
+
+    def __init__(self, config):
+        es = _essentia()
+        kw = dict(frameSize=config.frame_size, hopSize=config.hop_size, sampleRate=float(config.sample_rate))
+        self.plain = es.LowLevelSpectralExtractor(**kw)
+        self.eqloud = es.LowLevelSpectralEqloudExtractor(**kw)
+        self.plain_names = self.plain.outputNames()
+        self.eqloud_names = self.eqloud.outputNames()
+
+    def __call__(self, y):
+        pool = _Pool()
+        self.plain.reset()      # standard-mode composites keep state between calls: the
+        self.eqloud.reset()     # equal-loudness one returns its first signal's frames without this
+        for n, v in zip(self.plain_names, self.plain(y)):
+            pool[("sfx." if n in _SFX_OUTPUTS else "lowLevel.") + n] = v
+        for n, v in zip(self.eqloud_names, self.eqloud(y)):
+            pool["lowLevel." + n] = v
+        return pool
+
+
 @functools.lru_cache(maxsize=8)
 def _algorithm(config: ExtractorConfig):
-    """One configured Essentia ``Extractor`` per config and process, reused across files."""
+    """One configured analysis per config and process, reused across files.
+
+    The low-level group alone (the default) runs :class:`_LowLevel`; with rhythm or
+    tonal groups, Essentia's ``Extractor`` (which leaks about 1 MB per call).
+    """
+    if not (config.rhythm or config.tonal):
+        return _LowLevel(config)
     es = _essentia()
     return es.Extractor(
         lowLevel=True, rhythm=config.rhythm, midLevel=config.tonal, tuning=config.tonal,
@@ -526,13 +573,14 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     span in blocks of ``block_seconds``. Frames are cut on the grid of a whole-file
     :func:`analyse`, and each block is fed to Essentia with enough preceding signal
     (at least 4 frames and 0.5 s) that every kept frame sees the same samples and the
-    spectral flux its true previous frame. What still differs from a whole-file analysis
-    (bounded in ``tests/test_extractor.py`` and stated in the README):
+    spectral flux its true previous frame: the frame-wise statistics are those of a
+    whole-file analysis, bit for bit. What differs (bounded in ``tests/test_extractor.py``
+    and stated in the README):
 
-    * the equal-loudness filter of the frame features restarts in each block's context;
     * the envelope descriptors come from an envelope decimated by
       :data:`ENVELOPE_DECIMATION`, each block's follower restarted
       :data:`ENVELOPE_CONTEXT_S` seconds early;
+    * the strong decay is summed in float64 (Essentia sums in float32);
     * the effective duration counts samples on a 16-bit amplitude histogram.
 
     Memory holds one block, the frame descriptors (about 0.4 kB per frame) and the
