@@ -19,15 +19,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from essentia_engine import DEFAULT_CONFIG, feature_names
 from predict_new_audio import OUTPUTS
 from va_cli import add_common_args, exit_main, parser, run_main, show_progress
-from va_db import connect, counts, log_batch, register_model
+from va_db import BULK_BATCH, connect, counts, log_batch, register_model
 from va_io import read_csv, read_descriptor_scores, read_features, read_predictions, read_training_table
-from va_utils import DEFAULT_OUT_DIR, BadLabelError, log, sha256_file
+from va_utils import DEFAULT_OUT_DIR, BadLabelError, log
 
 
 def build_parser():
@@ -36,7 +33,8 @@ def build_parser():
     ap.add_argument("--no-predictions", action="store_true", help="do not log --in-dir (only --corpus)")
     ap.add_argument("--corpus", metavar="CSV", help="a training feature table (out_Valence.csv) to log as a corpus")
     ap.add_argument("--labels", metavar="CSV", help="human labels of the corpus (out_labels.csv)")
-    ap.add_argument("--batch-size", type=int, default=500, help="files per transaction")
+    ap.add_argument("--batch-size", type=int, default=BULK_BATCH,
+                    help="files per transaction (an interrupted run loses at most one batch)")
     add_common_args(ap, jobs=False)
     return ap
 
