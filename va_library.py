@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -96,6 +97,17 @@ class _Predictor:
         self.models_dir, self.config = Path(models_dir), config
         self.emotion, self.eps, self._lexicon, self._pairs = emotion, eps, lexicon, pairs
         self.models = None
+        self._lock = threading.Lock()
+        self._error = None
+
+    def preload(self):
+        """Start loading the models in a thread (they load while the workers analyse)."""
+        def run():
+            try:
+                self._load()
+            except BaseException as exc:  # re-raised by the first real use
+                self._error = exc
+        threading.Thread(target=run, daemon=True).start()
 
     def model_metadata(self) -> dict:
         """``{"valence": meta, "arousal": meta}``, each with the model file's ``sha256``."""
@@ -119,14 +131,18 @@ class _Predictor:
         return out
 
     def _load(self):
-        if self.models is not None:
-            return
-        from predict_new_audio import load_emotion_model, load_va_models
-        from va_data_loader import load_descriptor_pairs, load_lexicon
-        self.models = load_va_models(self.models_dir, config=self.config)
-        self.classifier = load_emotion_model(self.models_dir, config=self.config)
-        self.lexicon = load_lexicon(self._lexicon) if self._lexicon else load_lexicon()
-        self.pairs = load_descriptor_pairs(self._pairs, lexicon=self.lexicon)
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            if self.models is not None:
+                return
+            from predict_new_audio import load_emotion_model, load_va_models
+            from va_data_loader import load_descriptor_pairs, load_lexicon
+            models = load_va_models(self.models_dir, config=self.config)
+            self.classifier = load_emotion_model(self.models_dir, config=self.config)
+            self.lexicon = load_lexicon(self._lexicon) if self._lexicon else load_lexicon()
+            self.pairs = load_descriptor_pairs(self._pairs, lexicon=self.lexicon)
+            self.models = models
 
     def __call__(self, X):
         from predict_new_audio import predict_emotion, predict_va
@@ -213,6 +229,9 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
             else:
                 first_of[shas[p]] = p
         new = list(first_of.values())
+
+        if new or any(in_db.get(shas[p]) not in have_pred for p in reuse):
+            predictor.preload()
 
         # recognised content: record the path; predict from stored features when needed
         for k in range(0, len(reuse), batch_size):
