@@ -17,7 +17,9 @@ Schema (foreign keys on)::
     features(file_id -> audio_files, feature_set_id -> feature_sets, vector BLOB float32)
     predictions(id, file_id, valence_model_id -> models, arousal_model_id -> models, valence, arousal,
                 emotion_label, emotion_confidence, emotion_source)
-    descriptor_scores(prediction_id -> predictions, descriptor, score)   VA-derived, 0..1
+    descriptor_scores(prediction_id -> predictions, descriptor, score)   VA-derived, 0..1; stored
+                                                                clustered by descriptor, so one word's
+                                                                scores are one contiguous range
     descriptor_predictions(file_id, model_id -> models, descriptor, value)  descriptor models
     labels(file_id, name, value, text, source)                  human labels and ratings
 """
@@ -34,9 +36,8 @@ from essentia_engine import ExtractorConfig, feature_names
 from va_utils import EmoTagError
 
 SCHEMA_VERSION = 3
-#: Files per transaction when logging in bulk. Every commit rewrites the index pages it
-#: touched, and descriptor-score inserts touch pages all over the (descriptor, score)
-#: index, so large batches log several times faster (bench/bench_library.py).
+#: Files per transaction when logging in bulk: fewer, larger commits rewrite fewer
+#: index pages (bench/bench_library.py measures the rate).
 BULK_BATCH = 5000
 # Columns added after version 1, created on open when an older library lacks them.
 _ADDED_COLUMNS = {"predictions": [("emotion_label", "TEXT"), ("emotion_confidence", "REAL"), ("emotion_source", "TEXT")],
@@ -93,9 +94,9 @@ CREATE TABLE IF NOT EXISTS descriptor_scores (
     prediction_id INTEGER NOT NULL REFERENCES predictions(id) ON DELETE CASCADE,
     descriptor TEXT NOT NULL,
     score REAL NOT NULL CHECK (score BETWEEN 0 AND 1),
-    PRIMARY KEY (prediction_id, descriptor)
+    PRIMARY KEY (descriptor, prediction_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_descriptor_scores ON descriptor_scores(descriptor, score);
+CREATE INDEX IF NOT EXISTS idx_descriptor_scores_prediction ON descriptor_scores(prediction_id);
 CREATE TABLE IF NOT EXISTS descriptor_predictions (
     file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
     model_id INTEGER NOT NULL REFERENCES models(id),

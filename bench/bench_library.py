@@ -106,6 +106,9 @@ def main(argv=None):
     work.mkdir(parents=True, exist_ok=True)
     print(machine())
     t = time.perf_counter()
+    for old in (work / "lib").glob("folder*/sfx_*.wav"):   # a reused --work: drop the last run's top-up
+        if int(old.name.split("_")[1]) >= args.n:
+            old.unlink()
     build_library(work / "lib", args.n, seconds=args.seconds)
     build_library(work / "small", 100, seconds=args.seconds)
     print(f"library of {args.n} files built in {time.perf_counter() - t:.0f} s")
@@ -169,8 +172,7 @@ def main(argv=None):
         "",
         f"Logging is `va_db.log_batch` in transactions of {log_batch_size:,} files (`va_db.BULK_BATCH`, the default "
         "of `log_predictions_to_db.py`); the time counts the database calls only, not the making of the synthetic "
-        "rows. Smaller transactions are slower: every commit rewrites the pages of the (descriptor, score) index it "
-        "touched, which are spread all over it (1,000-file transactions gave about 3,000 files/s). "
+        "rows. "
         f"The {args.log_rows:,}-file logging database is {size_mb:.0f} MB. The query is `va_db.nearest_va` (a box search "
         "through the `(valence, arousal)` index, checked against brute force), timed over "
         f"{args.queries} random points after one warm-up query.",

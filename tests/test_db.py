@@ -45,7 +45,7 @@ def test_schema_foreign_keys_and_wal(tmp_path):
         with conn:
             conn.execute("INSERT INTO audio_paths(path, file_id) VALUES ('x', 999)")
     idx = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"idx_predictions_va", "idx_descriptor_scores", "idx_labels"} <= idx
+    assert {"idx_predictions_va", "idx_descriptor_scores_prediction", "idx_labels"} <= idx
 
 
 def test_idempotent(tmp_path):
