@@ -524,7 +524,7 @@ class _Blocks:
             yield start, tail, True
 
 
-def _span(chunks, n_done: int, a: int, b: int):
+def _span(chunks, a: int, b: int):
     """The samples ``a:b`` of a stream of chunks."""
     pos = 0
     for c in chunks:
@@ -541,12 +541,9 @@ def trim_span(chunks, top_db: float | None, sr: int) -> tuple[int, int, int]:
     """``(a, b, n)``: the span :func:`trim_silence` would keep, from a stream, and its length."""
     hop = max(1, int(0.05 * sr))
     ms, rem, n = [], np.zeros(0, np.float32), 0
-    first = None
     for c in chunks:
         c = np.asarray(c, dtype=np.float32).ravel()
         n += c.size
-        if first is None and n >= hop:
-            first = True
         y = np.concatenate([rem, c])
         m = y.size // hop * hop
         if m:
@@ -612,7 +609,7 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     peak = 0.0
     hist = np.zeros(65537, dtype=np.int64)      # |x| in 1/65536 steps of full scale (effective duration)
     tail = np.zeros(0, np.float32)
-    for start, x, last in _Blocks(_span(open_chunks(), 0, a, b), block):
+    for start, x, last in _Blocks(_span(open_chunks(), a, b), block):
         zeros = x == 0
         if config.silence_dither > 0 and zeros.any():
             x = x.copy()

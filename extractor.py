@@ -33,8 +33,9 @@ import numpy as np
 from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse, analyse_stream, feature_names
 from va_utils import BadAudioError, EmoTagError, sha256_file
 
-__all__ = ["FileResult", "load_audio", "extract_file", "extract_batch", "iter_extract", "iter_hash", "run_chunks", "default_cache_dir",
-           "DEFAULT_CONFIG", "ExtractorConfig", "feature_names", "iter_audio", "LONG_FILE_SECONDS"]
+__all__ = ["FileResult", "iter_audio", "load_audio", "extract_file", "extract_batch", "iter_extract", "iter_hash",
+           "run_chunks", "default_cache_dir", "LONG_FILE_SECONDS", "DEFAULT_CONFIG", "ExtractorConfig",
+           "feature_names"]
 
 _BLOCK = 1 << 16
 #: Files longer than this (seconds) are analysed block-wise, in bounded memory.
@@ -223,7 +224,8 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
         warnings.simplefilter("always")
         info = _info(path)
         meta = _meta(info)
-        if meta["duration"] > long_file_seconds and not (config.rhythm or config.tonal or config.loudness_norm):
+        blockwise_ok = not (config.rhythm or config.tonal) and config.loudness_norm is None
+        if meta["duration"] > long_file_seconds and blockwise_ok:
             res.features = analyse_stream(lambda: iter_audio(path, sample_rate=config.sample_rate, info=info), config)
         else:
             y, meta = load_audio(path, sample_rate=config.sample_rate)

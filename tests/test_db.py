@@ -1,5 +1,4 @@
 """The SQLite library: schema, idempotence, rollback of a failed batch, kill -9 mid-run."""
-import os
 import signal
 import sqlite3
 import subprocess
@@ -66,7 +65,7 @@ def test_failure_mid_batch_rolls_back(tmp_path, monkeypatch):
     real = va_db._file_ids
 
     def failing(conn_, files):
-        ids = real(conn_, files)  # rows of this batch are already inserted ...
+        real(conn_, files)  # rows of this batch are already inserted ...
         raise RuntimeError("injected failure")  # ... and must be rolled back
 
     monkeypatch.setattr(va_db, "_file_ids", failing)
