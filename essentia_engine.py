@@ -152,12 +152,13 @@ class _LowLevel:
     """The low-level part of Essentia's ``Extractor``, without its memory leak.
 
     ``essentia.standard.Extractor`` builds a new streaming network on every call and
-    does not free all of it: about 1 MB per analysed 5 s file, so a worker grew by
-    100 MB per 100 files (measured with ``bench/bench_library.py``). Its low-level
-    group is exactly ``LowLevelSpectralExtractor`` plus ``LowLevelSpectralEqloudExtractor``
-    on the same signal, whose standard-mode versions do not leak; this runs those two
-    (configured once) and names their outputs as the ``Extractor`` does, so the
-    features are bit-identical (``tests/test_extractor.py``).
+    does not free all of it: 100 calls on one 5 s signal grew the process by 102 MB
+    (``bench/bench_leak.py``), and ``bench/bench_library.py`` (at commit efeef7b) saw
+    the largest process's peak grow from 296 MB at 100 files to 508 MB at 2,000. Its
+    low-level group is exactly ``LowLevelSpectralExtractor`` plus
+    ``LowLevelSpectralEqloudExtractor`` on the same signal, whose standard-mode versions
+    do not leak; this runs those two (configured once) and names their outputs as the
+    ``Extractor`` does, so the features are bit-identical (``tests/test_extractor.py``).
     """
 
     def __init__(self, config):
