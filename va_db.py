@@ -146,6 +146,7 @@ def connect(path, *, create: bool = True) -> sqlite3.Connection:
                 for name, typ in cols:
                     if name not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")  # noqa: S608
+            conn.execute("CREATE INDEX IF NOT EXISTS idx_predictions_label ON predictions(emotion_label)")
             conn.execute("INSERT OR REPLACE INTO schema_info VALUES ('version', ?)", (str(SCHEMA_VERSION),))
     except sqlite3.DatabaseError as exc:
         raise EmoTagError(f"{path}: not a usable SQLite database ({exc})") from None

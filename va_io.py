@@ -66,6 +66,12 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def write_text(text: str, path) -> Path:
+    """Write a text file (a playlist, a report, an HTML map) atomically."""
+    _atomic_write(Path(path), lambda fh: fh.write(text))
+    return Path(path)
+
+
 def write_csv(df: pd.DataFrame, path, *, config: ExtractorConfig | None = None, **meta) -> Path:
     """Write ``df`` atomically; with ``config``, also write the ``.meta.json`` sidecar."""
     path = Path(path)

@@ -1,0 +1,109 @@
+"""Query the SQLite library by feeling, from the shell.
+
+Reads the library (``--db``, opened read-only); writes the results to stdout (or
+``--out``) as an aligned table, CSV, JSON or an M3U playlist for a DAW or a player.
+
+Filters combine (all must hold):
+  --near V A            the files nearest to valence V and arousal A (each in -1..1)
+  --descriptor NAME --min X
+                        the VA-derived score of NAME at least X (0..1); repeat the pair
+  --label NAME          the emotion label is NAME (repeat for any of several)
+  --like FILE           the files whose features are nearest to FILE's (standardised
+                        feature space); FILE need not be in the library, it is analysed
+  --under FOLDER        only files inside FOLDER
+  --limit N             at most N results
+
+Order: by distance with --near or --like, else by the first descriptor's score, else
+by path. Descriptor and label names are checked against the library, with a "did you
+mean" for typos. Every value is passed to SQLite as a bound parameter.
+
+Examples:
+  python query_library.py --db output/demo/audio_predictions.db --near 0.5 -0.6
+  python query_library.py --descriptor soothing --min 0.7 --descriptor uneasy --min 0.4
+  python query_library.py --label calm --under /srv/sfx/ambience --format m3u --out calm.m3u
+  python query_library.py --like takes/scene12_dialogue.wav --limit 5 --format json
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from va_cli import exit_main, parser, run_main
+from va_utils import DEFAULT_DB, EmoTagError
+
+
+class _DescriptorAction(argparse.Action):
+    """``--descriptor NAME`` opens a (name, min) pair; ``--min X`` sets the last one's minimum."""
+
+    def __call__(self, ap, ns, value, option=None):
+        pairs = list(getattr(ns, "descriptors", None) or [])
+        if option == "--descriptor":
+            pairs.append([value, None])
+        else:
+            if not pairs or pairs[-1][1] is not None:
+                raise argparse.ArgumentError(self, "--min must follow a --descriptor NAME")
+            try:
+                x = float(value)
+            except ValueError:
+                raise argparse.ArgumentError(self, f"--min needs a number in 0..1, got {value!r}") from None
+            if not 0 <= x <= 1:
+                raise argparse.ArgumentError(self, f"--min needs a number in 0..1, got {value}")
+            pairs[-1][1] = x
+        ns.descriptors = pairs
+
+
+def build_parser():
+    ap = parser(__doc__)
+    ap.add_argument("--db", default=str(DEFAULT_DB), help="SQLite library file")
+    ap.add_argument("--near", nargs=2, type=float, metavar=("V", "A"), help="nearest to this valence and arousal")
+    ap.add_argument("--descriptor", dest="descriptors", action=_DescriptorAction, metavar="NAME",
+                    help="a descriptor whose score must reach the following --min (default 0.5)")
+    ap.add_argument("--min", dest="descriptors", action=_DescriptorAction, metavar="X",
+                    help="the minimum score (0..1) of the preceding --descriptor")
+    ap.add_argument("--label", action="append", default=[], metavar="NAME", help="emotion label (repeatable: any of)")
+    ap.add_argument("--like", metavar="FILE", help="files that sound like FILE (nearest in feature space)")
+    ap.add_argument("--under", metavar="FOLDER", help="only files inside this folder")
+    ap.add_argument("--limit", type=int, default=20, help="at most this many results")
+    ap.add_argument("--format", choices=("table", "csv", "json", "m3u"), default="table", help="output format")
+    ap.add_argument("--out", metavar="FILE", help="write the results here instead of stdout")
+    ap.add_argument("--cache-dir", default=None, help="feature cache for --like (default: $EMOTAG_CACHE or ~/.cache/emotag)")
+    ap.add_argument("-v", "--verbose", action="count", default=0, help="more messages")
+    ap.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    return ap
+
+
+def main(argv=None):
+    return run_main(_run, build_parser(), argv)
+
+
+def _run(args):
+    from va_query import FORMATS, find, like, open_library
+    descriptors = [(n, 0.5 if lo is None else lo) for n, lo in (args.descriptors or [])]
+    if args.near and args.like:
+        raise EmoTagError("--near and --like each set the order; use one of them")
+    if args.near and not all(-1 <= x <= 1 for x in args.near):
+        raise EmoTagError(f"--near needs valence and arousal in -1..1, got {args.near[0]} {args.near[1]}")
+    conn = open_library(args.db)
+    try:
+        if args.like:
+            from va_cli import cache_dir
+            rows = like(conn, args.db, args.like, descriptors=descriptors, labels=args.label, under=args.under,
+                        limit=args.limit, cache_dir=cache_dir(args))
+        else:
+            rows = find(conn, near=args.near, descriptors=descriptors, labels=args.label, under=args.under,
+                        limit=args.limit)
+    finally:
+        conn.close()
+    text = FORMATS[args.format](rows)
+    if args.out:
+        from va_io import write_text
+        write_text(text, args.out)
+        if not args.quiet:
+            print(f"wrote {len(rows)} results to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    exit_main(main)

@@ -1,0 +1,283 @@
+"""Search the SQLite library by feeling: valence/arousal, descriptors, labels, folders, likeness.
+
+Reads the database, opened read-only; writes nothing. ``query_library.py`` is its
+command line, and ``va_map.py`` reads the same rows. The SQL queries use the standard
+library only (no NumPy or pandas import), so that a query from the shell answers in
+well under a second; every value reaches SQLite as a bound parameter, and descriptor and
+label names are checked against the database first.
+
+* :func:`find` answers ``near`` (nearest in valence/arousal), ``descriptors``
+  (score thresholds, all of them must hold), ``labels`` (emotion labels, any of them),
+  ``under`` (a folder) and ``limit``, combined.
+* :func:`like` ranks the library by distance to an audio file in standardised feature
+  space (the file is analysed on the fly unless the database knows its content).
+* :func:`to_table`, :func:`to_csv`, :func:`to_json`, :func:`to_m3u` format the rows.
+
+Example::
+
+    >>> from va_query import open_library, find, to_table
+    >>> conn = open_library("output/library.db")
+    >>> print(to_table(find(conn, near=(0.5, -0.5), descriptors=[("soothing", 0.6)], limit=5)))
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from va_utils import EmoTagError, did_you_mean
+
+COLUMNS = ["path", "valence", "arousal", "emotion_label", "emotion_confidence", "duration"]
+
+
+def open_library(path) -> sqlite3.Connection:
+    """Open an existing library read-only."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmoTagError(f"{path}: no such database; build one with predict_new_audio.py --db or "
+                          "log_predictions_to_db.py")
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=30.0)
+        conn.execute("SELECT 1 FROM predictions LIMIT 1")
+    except sqlite3.DatabaseError as exc:
+        raise EmoTagError(f"{path}: not an emotag library ({exc})") from None
+    return conn
+
+
+def model_pair(conn):
+    """``(valence_model_id, arousal_model_id)`` of the most recent prediction, or None."""
+    return conn.execute("SELECT valence_model_id, arousal_model_id FROM predictions "
+                        "ORDER BY id DESC LIMIT 1").fetchone()
+
+
+def descriptor_names(conn) -> list[str]:
+    """Every descriptor with scores in the library (a scan: used for error messages)."""
+    return [r[0] for r in conn.execute("SELECT DISTINCT descriptor FROM descriptor_scores ORDER BY descriptor")]
+
+
+def label_names(conn) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT emotion_label FROM predictions "
+                                       "WHERE emotion_label IS NOT NULL ORDER BY emotion_label")]
+
+
+def check_names(conn, descriptors=(), labels=()) -> None:
+    """Raise a one-line error, with a close match, for a descriptor or label the library lacks."""
+    for name in descriptors:
+        if conn.execute("SELECT 1 FROM descriptor_scores WHERE descriptor = ? LIMIT 1", (name,)).fetchone() is None:
+            raise EmoTagError(f"no descriptor {name!r} in the library{_hint(name, descriptor_names(conn))}")
+    for name in labels:
+        if conn.execute("SELECT 1 FROM predictions WHERE emotion_label = ? LIMIT 1", (name,)).fetchone() is None:
+            raise EmoTagError(f"no emotion label {name!r} in the library{_hint(name, label_names(conn))}")
+
+
+def _hint(name, known) -> str:
+    hint = did_you_mean(name, known)
+    return hint + f" (known: {', '.join(known)})" if "did you mean" in hint else f" (known: {', '.join(known) or 'none'})"
+
+
+def _under(folder) -> tuple[str, list]:
+    """SQL (on ``q.path``) and parameters for "inside ``folder``": its absolute path, or the
+    path as typed, since libraries logged from CSVs keep the paths they were given."""
+    prefixes = {os.path.join(os.path.abspath(folder), ""), os.path.join(os.path.normpath(folder), "")}
+    sql = " OR ".join(["(q.path >= ? AND q.path < ?)"] * len(prefixes))
+    return f"({sql})", [x for p in sorted(prefixes) for x in (p, p + "\U0010ffff")]
+
+
+def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int | None = 20,
+         pair=None, check: bool = True, with_ids: bool = False) -> list[dict]:
+    """Files of the library that match every filter, best first.
+
+    Parameters
+    ----------
+    near : (valence, arousal) or None
+        Order by Euclidean distance to this point (a ``distance`` column is added).
+    descriptors : list of (name, min_score)
+        Each descriptor's VA-derived score must be at least ``min_score``. Without
+        ``near``, rows are ordered by the first descriptor's score, highest first.
+    labels : list of str
+        The emotion label must be one of these.
+    under : folder or None
+        Only files with a path inside this folder (shown with that path).
+    limit : int or None
+        At most this many rows (None: all).
+    pair : (valence_model_id, arousal_model_id) or None
+        Predictions of this model pair (default: the most recent).
+    with_ids : bool
+        Also return each row's ``file_id``.
+
+    Returns
+    -------
+    list of dict
+        ``path, valence, arousal, emotion_label, emotion_confidence, duration``, the
+        score of each filtered descriptor, and ``distance`` with ``near``.
+    """
+    descriptors = [(str(n), float(lo)) for n, lo in descriptors]
+    labels = [str(x) for x in labels]
+    if check:
+        check_names(conn, [n for n, _ in descriptors], labels)
+    pair = pair or model_pair(conn)
+    if pair is None:
+        return []
+    if limit is not None and limit < 1:
+        raise EmoTagError(f"--limit must be at least 1, got {limit}")
+    where, params = ["p.valence_model_id = ?", "p.arousal_model_id = ?"], list(pair)
+    for name, lo in descriptors[1 if descriptors and near is None else 0:]:
+        where.append("EXISTS (SELECT 1 FROM descriptor_scores s WHERE s.descriptor = ? "
+                     "AND s.prediction_id = p.id AND s.score >= ?)")
+        params += [name, lo]
+    if labels:
+        where.append(f"p.emotion_label IN ({','.join('?' * len(labels))})")   # placeholders only
+        params += labels
+    path_sql, path_params = "a.path", []
+    if under is not None:
+        inside, inside_params = _under(under)
+        where.append(f"EXISTS (SELECT 1 FROM audio_paths q WHERE q.file_id = p.file_id AND {inside})")
+        params += inside_params
+        path_sql = f"(SELECT MIN(q.path) FROM audio_paths q WHERE q.file_id = p.file_id AND {inside})"
+        path_params = list(inside_params)
+    score_cols = "".join(f", (SELECT s.score FROM descriptor_scores s WHERE s.descriptor = ? "
+                         f"AND s.prediction_id = p.id) AS d{i}" for i in range(len(descriptors)))
+    score_params = [n for n, _ in descriptors]
+    select = (f"SELECT {path_sql}, p.valence, p.arousal, p.emotion_label, p.emotion_confidence, a.duration"
+              f"{score_cols}, p.file_id")
+    names = COLUMNS + [n for n, _ in descriptors] + ["file_id"]
+
+    if near is not None:
+        v, a = float(near[0]), float(near[1])
+        dist = "((p.valence - ?) * (p.valence - ?) + (p.arousal - ?) * (p.arousal - ?))"
+        r = 0.05
+        while True:
+            box = "p.valence BETWEEN ? AND ? AND p.arousal BETWEEN ? AND ?"
+            sql = (f"{select}, {dist} AS d2 FROM predictions p JOIN audio_files a ON a.id = p.file_id "
+                   f"WHERE {box} AND {' AND '.join(where)} ORDER BY d2, a.path" + (" LIMIT ?" if limit else ""))
+            args = (path_params + score_params + [v, v, a, a] + [v - r, v + r, a - r, a + r] + params
+                    + ([limit] if limit else []))
+            rows = conn.execute(sql, args).fetchall()
+            done = limit is not None and len(rows) == limit and rows[-1][-1] <= r * r
+            if done or r > 3.0:
+                break
+            r *= 2
+        return [_row(names + ["distance"], (*row[:-1], row[-1] ** 0.5), with_ids) for row in rows]
+
+    if descriptors:
+        first, lo = descriptors[0]
+        sql = (f"{select} FROM descriptor_scores s0 JOIN predictions p ON p.id = s0.prediction_id "
+               f"JOIN audio_files a ON a.id = p.file_id WHERE s0.descriptor = ? AND s0.score >= ? "
+               f"AND {' AND '.join(where)} ORDER BY s0.score DESC, a.path" + (" LIMIT ?" if limit else ""))
+        args = path_params + score_params + [first, lo] + params + ([limit] if limit else [])
+    else:
+        sql = (f"{select} FROM predictions p JOIN audio_files a ON a.id = p.file_id "
+               f"WHERE {' AND '.join(where)} ORDER BY a.path" + (" LIMIT ?" if limit else ""))
+        args = path_params + score_params + params + ([limit] if limit else [])
+    return [_row(names, row, with_ids) for row in conn.execute(sql, args)]
+
+
+def _row(names, values, with_ids):
+    r = dict(zip(names, values))
+    if not with_ids:
+        del r["file_id"]
+    return r
+
+
+def like(conn, db_path, audio_file, *, descriptors=(), labels=(), under=None, limit: int = 20,
+         cache_dir=None) -> list[dict]:
+    """Files nearest to ``audio_file`` in standardised feature space, nearest first.
+
+    The features of ``audio_file`` come from the database when its content is there,
+    otherwise it is analysed now. Every library file with features of the running
+    extractor configuration is a candidate (narrowed by the other filters); features are
+    standardised by the library's own mean and standard deviation. The file itself is
+    left out. Adds a ``feature_distance`` column.
+    """
+    import numpy as np
+
+    from essentia_engine import DEFAULT_CONFIG
+    from extractor import extract_file
+    from va_db import connect, feature_table
+    from va_utils import sha256_file
+    if not Path(audio_file).is_file():
+        raise EmoTagError(f"{audio_file}: no such file")
+    rw = connect(db_path, create=False)
+    try:
+        table = feature_table(rw, DEFAULT_CONFIG)
+    finally:
+        rw.close()
+    if table.empty:
+        raise EmoTagError(f"{db_path}: the library holds no features of the running extractor configuration")
+    names = [c for c in table.columns if c not in ("file_id", "sha256", "path", "corpus", "group")]
+    X = table[names].to_numpy(np.float64)
+    sha = sha256_file(audio_file)
+    hit = np.flatnonzero(table["sha256"].to_numpy() == sha)
+    if hit.size:
+        q = X[hit[0]]
+    else:
+        res = extract_file(audio_file, config=DEFAULT_CONFIG, cache_dir=cache_dir)
+        q = res.features
+    sd = X.std(axis=0)                                  # the mean cancels in a difference
+    sd[sd == 0] = 1.0
+    d = np.sqrt((((X - q) / sd) ** 2).mean(axis=1))      # RMS z-distance: comparable across feature sets
+    d[table["sha256"].to_numpy() == sha] = np.inf
+    allowed = {r["file_id"]: r for r in find(conn, descriptors=descriptors, labels=labels, under=under,
+                                             limit=None, with_ids=True)}
+    ids = table["file_id"].to_numpy()
+    out = []
+    for i in np.argsort(d, kind="stable"):
+        if len(out) == limit or not np.isfinite(d[i]):
+            break
+        r = allowed.get(int(ids[i]))
+        if r is not None:
+            r = {k: v for k, v in r.items() if k != "file_id"}
+            r["feature_distance"] = float(d[i])
+            out.append(r)
+    return out
+
+
+# ------------------------------------------------------------------------ formatting
+def _fmt(x) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return f"{x:.3f}"
+    return str(x)
+
+
+def to_table(rows: list[dict]) -> str:
+    """An aligned text table (numbers to 3 decimals)."""
+    if not rows:
+        return "(no matching files)"
+    cols = list(rows[0].keys())
+    cells = [[_fmt(r[c]) for c in cols] for r in rows]
+    width = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    num = [all(isinstance(r[c], (int, float)) or r[c] is None for r in rows) for c in cols]
+    line = lambda vals: "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(vals, width, num)).rstrip()
+    return "\n".join([line(cols), line(["-" * w for w in width])] + [line(row) for row in cells])
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue()
+
+
+def to_json(rows: list[dict]) -> str:
+    return json.dumps(rows, indent=1, ensure_ascii=False)
+
+
+def to_m3u(rows: list[dict]) -> str:
+    """An extended M3U playlist: ``#EXTINF:seconds,title`` then the absolute path."""
+    lines = ["#EXTM3U"]
+    for r in rows:
+        title = Path(r["path"]).stem
+        extra = f" ({r['emotion_label']})" if r.get("emotion_label") else ""
+        lines.append(f"#EXTINF:{int(round(r['duration'])) if r.get('duration') else -1},{title}{extra}")
+        lines.append(os.path.abspath(r["path"]))
+    return "\n".join(lines) + "\n"
+
+
+FORMATS = {"table": to_table, "csv": to_csv, "json": to_json, "m3u": to_m3u}
