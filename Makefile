@@ -8,7 +8,7 @@ MODELS := $(DEMO)/models
 DB     := $(DEMO)/audio_predictions.db
 RUN    := $(BIN)/python
 
-.PHONY: install demo test evaluate evaluate-quick peer-env clean
+.PHONY: install demo test browser evaluate evaluate-quick peer-env clean
 
 install: $(STAMP)
 
@@ -19,22 +19,24 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== 1/8 synthesise the demo folder"
+	@echo "== 1/9 synthesise the demo folder"
 	$(RUN) synth_audio.py $(DEMO)/audio --n 16 --seconds 4
-	@echo "== 2/8 retrain valence/arousal models from the shipped feature tables"
+	@echo "== 2/9 retrain valence/arousal models from the shipped feature tables"
 	$(RUN) train_emo_model.py --features data/out_Valence.csv data/out_Arousal.csv --out-dir $(DEMO) --models-dir $(MODELS) -j 2
-	@echo "== 3/8 predict the demo folder"
+	@echo "== 3/9 predict the demo folder"
 	$(RUN) predict_new_audio.py $(DEMO)/audio --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --no-cache
-	@echo "== 4/8 log predictions and the training corpus into the database"
+	@echo "== 4/9 log predictions and the training corpus into the database"
 	$(RUN) log_predictions_to_db.py --in-dir $(DEMO) --models-dir $(MODELS) --db $(DB) --corpus data/out_Valence.csv --labels data/out_labels.csv
-	@echo "== 5/8 train descriptor models"
+	@echo "== 5/9 train descriptor models"
 	$(RUN) train_and_visualize_all_descriptors.py --db $(DB) --models-dir $(MODELS) --out-dir $(DEMO) -j 2
-	@echo "== 6/8 batch descriptor prediction"
+	@echo "== 6/9 batch descriptor prediction"
 	$(RUN) predict_batch_descriptor.py $(DEMO)/audio --models-dir $(MODELS) --db $(DB) --log-db --out $(DEMO)/batch_descriptor_predictions.csv -j 2 --no-cache
-	@echo "== 7/8 describe one file"
+	@echo "== 7/9 describe one file"
 	$(RUN) predict_descriptor_value.py $(DEMO)/audio/05_siren.wav --models-dir $(MODELS) --descriptor soothing alarming calm chaotic calmness tension --no-cache
-	@echo "== 8/8 figures"
+	@echo "== 8/9 figures"
 	$(RUN) va_visualize_descriptors.py --db $(DB) --out-dir $(DEMO)/figures
+	@echo "== 9/9 interactive map (open it in a browser; click a point to play it)"
+	$(RUN) va_map.py --db $(DB) --out $(DEMO)/va_map.html
 	@echo
 	@echo "Demo outputs:"
 	@echo "  audio             $(DEMO)/audio/"
@@ -44,9 +46,18 @@ demo: $(STAMP)
 	@echo "  descriptor models $(MODELS)/descriptors/, $(DEMO)/descriptor_cv_summary.csv, $(DEMO)/descriptor_models_grid.png"
 	@echo "  batch predictions $(DEMO)/batch_descriptor_predictions.csv"
 	@echo "  figures           $(DEMO)/figures/"
+	@echo "  interactive map   $(DEMO)/va_map.html"
+	@echo "  query it          $(RUN) query_library.py --db $(DB) --near 0.5 -0.5 --limit 5"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(RUN) -m pytest
+
+# The map's browser test drives Debian's Chromium. Installing it needs root and apt;
+# where that fails, the test is skipped with the reason.
+browser:
+	-@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+	  >/dev/null 2>&1 || echo "note: could not install chromium; the browser test will be skipped"
 
 # Needs ../shared/data (the corpora). Regenerates docs/RESULTS.md.
 evaluate: $(STAMP)

@@ -1,0 +1,119 @@
+"""The exported map in a real browser (Debian's Chromium driven by Playwright).
+
+Skipped, with the reason, where Playwright or a Chromium binary is missing; `.ci/run`
+and `make test` install both. The screenshot goes to ``$EMOTAG_SCREENSHOT`` when set
+(that is how ``docs/figures/va_map_browser.png`` was made), else into the test's folder.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+import va_map
+from va_db import connect, log_batch, register_model
+
+N = 200
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+pytestmark = [
+    pytest.mark.skipif(_chromium() is None, reason="no Chromium binary (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def library(tmp_path):
+    """200 short WAV files in two folders and a library with known VA, labels and scores."""
+    rng = np.random.default_rng(7)
+    va = rng.uniform(-0.95, 0.95, (N, 2)).round(3)
+    folders = np.where(np.arange(N) < 120, "ambience", "impacts")
+    paths = []
+    for i in range(N):
+        p = tmp_path / "lib" / folders[i] / f"sound_{i:03d}.wav"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        t = np.arange(2205) / 22050
+        sf.write(p, 0.2 * np.sin(2 * np.pi * (200 + 5 * i) * t), 22050)
+        paths.append(str(p))
+    labels = np.array(["calm", "tense", "happy", "sad"])[np.arange(N) % 4]
+    scores = pd.DataFrame({"soothing": ((1 - va[:, 1]) / 2).round(2), "alarming": ((1 + va[:, 1]) / 2).round(2)})
+    db = tmp_path / "lib.db"
+    conn = connect(db)
+    with conn:
+        vm = register_model(conn, "v" * 64, {"name": "v", "kind": "va"})
+        am = register_model(conn, "a" * 64, {"name": "a", "kind": "va"})
+    files = pd.DataFrame({"sha256": [f"{i:064x}" for i in range(N)], "path": paths, "duration": 0.1})
+    pred = pd.DataFrame({"valence": va[:, 0], "arousal": va[:, 1], "emotion_label": labels,
+                         "emotion_confidence": 0.7, "emotion_source": "va-nearest"})
+    log_batch(conn, files=files, predictions=pred, model_ids=(vm, am), scores=scores)
+    conn.close()
+    return db, pd.DataFrame({"path": paths, "v": va[:, 0], "a": va[:, 1], "label": labels,
+                             "folder": folders}).join(scores)
+
+
+def test_map_in_chromium(tmp_path, library):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    db, truth = library
+    html = tmp_path / "lib" / "map.html"
+    assert va_map.main(["--db", str(db), "--out", str(html), "-q"]) == 0
+    shot = os.environ.get("EMOTAG_SCREENSHOT") or str(tmp_path / "va_map.png")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(),
+                                     args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(html.as_uri())
+            page.wait_for_function("window.emotagMap && window.emotagMap.ready", timeout=10000)
+            count = lambda: int(page.get_attribute("#plot", "data-count"))
+            assert count() == N
+
+            # hover a known point: its name, valence and emotion label appear
+            i = 17
+            x, y = page.evaluate(f"emotagMap.toPixel({i})")
+            page.mouse.move(x, y)
+            tip = page.inner_text("#tip")
+            name = os.path.basename(page.evaluate(f"emotagMap.data.name[{i}]"))
+            row = truth[truth["path"].str.endswith("/" + name)].iloc[0]
+            assert name in tip and f"valence {row['v']:.2f}" in tip and row["label"] in tip
+
+            # filters change the count to the known answers
+            page.select_option("#label", label="tense")
+            assert count() == int((truth["label"] == "tense").sum())
+            page.select_option("#label", value="")
+            page.select_option("#folder", label=str(tmp_path / "lib" / "impacts"))
+            assert count() == int((truth["folder"] == "impacts").sum())
+            page.select_option("#folder", value="")
+            page.select_option("#desc", value="soothing")
+            page.eval_on_selector("#dmin", "e => { e.value = 70; e.dispatchEvent(new Event('input')); }")
+            assert count() == int((truth["soothing"] >= 0.70).sum())
+            page.select_option("#desc", value="")
+            page.fill("#text", "sound_01")
+            assert count() == int(truth["path"].str.contains("sound_01").sum())
+            page.fill("#text", "")
+            assert count() == N
+
+            # a click plays the file through its relative path
+            page.mouse.click(x, y)
+            page.wait_for_function("emotagMap.lastPlay && emotagMap.lastPlay.ok !== null", timeout=10000)
+            played = page.evaluate("emotagMap.lastPlay")
+            assert played["ok"] is True, played
+            assert page.evaluate("document.getElementById('player').currentSrc").endswith(name)
+            page.mouse.move(x, y)
+            page.screenshot(path=shot)
+            assert not errors, errors
+        finally:
+            browser.close()
+    assert os.path.getsize(shot) > 10_000
