@@ -163,11 +163,27 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
         return [_row(names + ["distance"], (*row[:-1], row[-1] ** 0.5), with_ids) for row in rows]
 
     if descriptors:
+        # Walk the first descriptor's scores from the top (one contiguous key range of the
+        # table), joining only a window of them to the other tables; widen the window
+        # until it yields ``limit`` rows or holds every score above the threshold. With
+        # more filters, one pass over every score above the threshold is quicker.
         first, lo = descriptors[0]
-        sql = (f"{select} FROM descriptor_scores s0 JOIN predictions p ON p.id = s0.prediction_id "
-               f"JOIN audio_files a ON a.id = p.file_id WHERE s0.descriptor = ? AND s0.score >= ? "
-               f"AND {' AND '.join(where)} ORDER BY s0.score DESC, a.path" + (" LIMIT ?" if limit else ""))
-        args = path_params + score_params + [first, lo] + params + ([limit] if limit else [])
+        window = None if limit is None or len(where) > 2 else 4 * limit
+        while True:
+            sql = (f"{select} FROM (SELECT prediction_id, score FROM descriptor_scores WHERE descriptor = ? "
+                   f"AND score >= ? ORDER BY score DESC" + (" LIMIT ?" if window else "") + ") s0 "
+                   f"JOIN predictions p ON p.id = s0.prediction_id JOIN audio_files a ON a.id = p.file_id "
+                   f"WHERE {' AND '.join(where)} ORDER BY s0.score DESC, a.path" + (" LIMIT ?" if limit else ""))
+            args = (path_params + score_params + [first, lo] + ([window] if window else []) + params
+                    + ([limit] if limit else []))
+            rows = conn.execute(sql, args).fetchall()
+            if window is None or len(rows) == limit:
+                break
+            if conn.execute("SELECT COUNT(*) FROM descriptor_scores WHERE descriptor = ? AND score >= ?",
+                            (first, lo)).fetchone()[0] <= window:
+                break
+            window *= 4
+        return [_row(names, row, with_ids) for row in rows]
     else:
         sql = (f"{select} FROM predictions p JOIN audio_files a ON a.id = p.file_id "
                f"WHERE {' AND '.join(where)} ORDER BY a.path" + (" LIMIT ?" if limit else ""))

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
