@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from va_cli import exit_main, parser, run_main
-from va_utils import DEFAULT_DB, EmoTagError
+from va_cli import add_common_args, exit_main, parser, run_main
+from va_utils import EmoTagError
 
 
 class _DescriptorAction(argparse.Action):
@@ -54,7 +54,6 @@ class _DescriptorAction(argparse.Action):
 
 def build_parser():
     ap = parser(__doc__)
-    ap.add_argument("--db", default=str(DEFAULT_DB), help="SQLite library file")
     ap.add_argument("--near", nargs=2, type=float, metavar=("V", "A"), help="nearest to this valence and arousal")
     ap.add_argument("--descriptor", dest="descriptors", action=_DescriptorAction, metavar="NAME",
                     help="a descriptor whose score must reach the following --min (default 0.5)")
@@ -67,8 +66,7 @@ def build_parser():
     ap.add_argument("--format", choices=("table", "csv", "json", "m3u"), default="table", help="output format")
     ap.add_argument("--out", metavar="FILE", help="write the results here instead of stdout")
     ap.add_argument("--cache-dir", default=None, help="feature cache for --like (default: $EMOTAG_CACHE or ~/.cache/emotag)")
-    ap.add_argument("-v", "--verbose", action="count", default=0, help="more messages")
-    ap.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    add_common_args(ap, models=False, jobs=False)
     return ap
 
 

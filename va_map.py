@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from va_cli import exit_main, parser, run_main
-from va_utils import DEFAULT_DB, DEFAULT_OUT_DIR, EmoTagError
+from va_cli import add_common_args, exit_main, parser, run_main
+from va_utils import DEFAULT_OUT_DIR, EmoTagError
 
 
 def build_parser():
     ap = parser(__doc__)
-    ap.add_argument("--db", default=str(DEFAULT_DB), help="SQLite library file")
     ap.add_argument("--out", default=str(DEFAULT_OUT_DIR / "va_map.html"), help="the HTML file to write")
     ap.add_argument("--color", default="valence",
                     help="initial colouring: valence, arousal, emotion_label, folder or a descriptor name")
@@ -31,8 +30,7 @@ def build_parser():
     ap.add_argument("--lexicon", help="NRC-VAD lexicon file or folder (default: data/descriptor_lexicon.csv)")
     ap.add_argument("--pairs", help="descriptor pairs CSV (default: data/descriptor_pairs.csv)")
     ap.add_argument("--limit", type=int, default=None, help="at most this many files (default: all)")
-    ap.add_argument("-v", "--verbose", action="count", default=0, help="more messages")
-    ap.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    add_common_args(ap, models=False, jobs=False)
     return ap
 
 
