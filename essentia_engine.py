@@ -562,6 +562,48 @@ def trim_span(chunks, top_db: float | None, sr: int) -> tuple[int, int, int]:
     return int(keep[0] * hop), int(min(n, (keep[-1] + 1) * hop)), n
 
 
+def _stream_frames(chunks, config: ExtractorConfig, block: int, *, tail_keep: int = 0):
+    """Frame descriptors of a signal stream, block by block, on the whole-signal grid.
+
+    Yields ``(start, x, frames, centers, tail)`` per block: ``x`` is the block (silence
+    dithered as :func:`analyse` does), ``frames`` the ``{name: array}`` of the frames
+    whose centre falls in this block's share of the grid, ``centers`` their centre
+    samples, and ``tail`` the last ``tail_keep`` samples before this block (context
+    for callers). Each block is fed to Essentia with enough preceding signal (at least
+    4 frames and 0.5 s) that every kept frame sees the same samples, and the spectral
+    flux the same previous frame, as in a whole-signal analysis.
+    """
+    sr, hop, frame = config.sample_rate, config.hop_size, config.frame_size
+    lead = -(-(frame // 2) // hop) * hop                         # >= half a frame, on the grid
+    ctx = -(-max(4 * frame, int(0.5 * sr)) // hop) * hop + lead  # signal before each block
+    keep_tail = max(ctx, tail_keep)
+    rng = np.random.default_rng(0)
+    extractor = _algorithm(config)
+    tail = np.zeros(0, np.float32)
+    for start, x, last in _Blocks(chunks, block):
+        zeros = x == 0
+        if config.silence_dither > 0 and zeros.any():
+            x = x.copy()
+            x[zeros] = rng.standard_normal(int(zeros.sum())).astype(np.float32) * np.float32(config.silence_dither)
+        seg = np.concatenate([tail[-ctx:], x]) if start else x
+        s0 = start - (seg.size - x.size)
+        pool = extractor(seg)
+        names = [n for n in pool.descriptorNames() if n.startswith(("lowLevel.", "sfx."))]
+        n_fr = min(len(pool[n]) for n in names)
+        c = s0 + np.arange(n_fr) * hop
+        keep = (c >= (start - lead if start else 0)) & ((c < start + block - lead) | last)
+        frames = {n: np.asarray(pool[n], dtype=np.float32)[:n_fr][keep] for n in names}
+        yield start, x, frames, c[keep], tail
+        tail = np.concatenate([tail, x])[-keep_tail:]
+
+
+def _block_size(config: ExtractorConfig, block_seconds: float) -> int:
+    """Samples per block: a multiple of the hop and of the envelope decimation."""
+    hop, D = config.hop_size, ENVELOPE_DECIMATION
+    grid = hop * D // int(np.gcd(hop, D))
+    return max(1, round(block_seconds * config.sample_rate / grid)) * grid
+
+
 def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, block_seconds: float = 60.0) -> np.ndarray:
     """Features of a long signal read as a stream of mono chunks, in bounded memory.
 
@@ -588,20 +630,14 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     if config.rhythm or config.tonal or config.loudness_norm is not None:
         raise EmoTagError("block-wise analysis supports the low-level, envelope and prosody groups only "
                           "(no rhythm, tonal or loudness_norm)")
-    sr, hop, frame = config.sample_rate, config.hop_size, config.frame_size
+    sr = config.sample_rate
     es = _essentia()
     D = ENVELOPE_DECIMATION
-    grid = hop * D // int(np.gcd(hop, D))
-    block = max(1, round(block_seconds * sr / grid)) * grid
-    lead = -(-(frame // 2) // hop) * hop                         # >= half a frame, on the grid
-    ctx = -(-max(4 * frame, int(0.5 * sr)) // hop) * hop + lead  # signal before each block
+    block = _block_size(config, block_seconds)
     env_ctx = int(ENVELOPE_CONTEXT_S * sr)
-    keep_tail = max(ctx, env_ctx)
     a, b, _ = trim_span(open_chunks(), config.trim_db, sr)
     if b - a < config.min_samples:
         raise EmoTagError("the signal is shorter than one frame once trimmed; use analyse()")
-    rng = np.random.default_rng(0)
-    extractor = _algorithm(config)
     envelope = es.Envelope(sampleRate=float(sr))
 
     frames: dict[str, list] = {}
@@ -609,22 +645,9 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     sum_sq = sum_abs = sum_iabs = 0.0           # strong decay, over the whole span
     peak = 0.0
     hist = np.zeros(65537, dtype=np.int64)      # |x| in 1/65536 steps of full scale (effective duration)
-    tail = np.zeros(0, np.float32)
-    for start, x, last in _Blocks(_span(open_chunks(), a, b), block):
-        zeros = x == 0
-        if config.silence_dither > 0 and zeros.any():
-            x = x.copy()
-            x[zeros] = rng.standard_normal(int(zeros.sum())).astype(np.float32) * np.float32(config.silence_dither)
-        # frame-wise descriptors, on the whole-file grid
-        seg = np.concatenate([tail[-ctx:], x]) if start else x
-        s0 = start - (seg.size - x.size)
-        pool = extractor(seg)
-        names = [n for n in pool.descriptorNames() if n.startswith(("lowLevel.", "sfx."))]
-        n_fr = min(len(pool[n]) for n in names)
-        c = s0 + np.arange(n_fr) * hop
-        keep = (c >= (start - lead if start else 0)) & ((c < start + block - lead) | last)
-        for n in names:
-            frames.setdefault(n, []).append(np.asarray(pool[n], dtype=np.float32)[:n_fr][keep])
+    for start, x, fr, _, tail in _stream_frames(_span(open_chunks(), a, b), config, block, tail_keep=env_ctx):
+        for n, v in fr.items():
+            frames.setdefault(n, []).append(v)
         # envelope, decimated on the global grid (blocks start on multiples of D)
         eseg = np.concatenate([tail[-env_ctx:], x]) if start else x
         env_all = np.asarray(envelope(eseg), dtype=np.float32)
@@ -641,7 +664,6 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
         sum_iabs += float((ax * (start + np.arange(x.size, dtype=np.float64))).sum())
         peak = max(peak, float(ax.max()))
         hist += np.bincount(np.minimum(ax * 65536.0, 65536).astype(np.int64), minlength=65537)
-        tail = np.concatenate([tail, x])[-keep_tail:]
     pool = {n: np.concatenate(v) for n, v in frames.items()}
     feats = aggregate(pool, config)
     env = np.concatenate(env_parts)
@@ -658,3 +680,88 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     if config.prosody:
         feats.update(prosody_features(pool, config))
     return _vector(feats, config)
+
+
+def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window: float = 3.0, hop: float = 1.0,
+                     block_seconds: float = 60.0):
+    """Features of every ``window``-second window, every ``hop`` seconds, of one signal stream.
+
+    The signal (an iterable of mono float32 chunks at ``config.sample_rate``) is read
+    once and its frames are analysed once, block-wise (memory does not grow with the
+    file's length beyond the frame descriptors, about 0.4 kB per frame). A window's
+    frame statistics and prosody are taken over the frames whose centres fall inside
+    it, its envelope descriptors over its own samples; there is no silence trimming
+    (windows are places in the file). A signal shorter than one window gives one
+    window over all of it.
+
+    Returns
+    -------
+    starts, ends : np.ndarray, seconds
+    X : np.ndarray, shape (n_windows, n_features), in the order of :func:`feature_names`
+    """
+    if config.rhythm or config.tonal or config.loudness_norm is not None:
+        raise EmoTagError("segment analysis supports the low-level, envelope and prosody groups only")
+    if not (window > 0 and 0 < hop):
+        raise EmoTagError(f"segment window and hop must be positive, got {window} and {hop}")
+    sr = config.sample_rate
+    win, step = int(round(window * sr)), int(round(hop * sr))
+    if win < config.min_samples:
+        raise EmoTagError(f"a {window} s window is shorter than one analysis frame")
+    frames: dict[str, list] = {}
+    centers, env_feats = [], []
+    k = 0                                          # next window to finish
+    buf, buf0 = np.zeros(0, np.float32), 0         # signal kept for the windows still open
+    total = 0
+    for start, x, fr, c, _ in _stream_frames(chunks, config, _block_size(config, block_seconds)):
+        for n, v in fr.items():
+            frames.setdefault(n, []).append(v)
+        centers.append(c)
+        buf = np.concatenate([buf, x])
+        total = start + x.size
+        while k * step + win <= total:             # windows complete in the signal so far
+            a = k * step - buf0
+            env_feats.append(envelope_features(buf[a:a + win], sr))
+            k += 1
+        drop = k * step - buf0                      # samples no open window needs
+        if drop > 0:
+            buf, buf0 = buf[drop:], buf0 + drop
+    if total == 0:
+        raise EmoTagError("no audio samples")
+    spans = [(i * step, i * step + win) for i in range(k)]
+    if not spans:                                   # shorter than one window: one window over all
+        y = buf if buf.size >= config.min_samples else np.pad(buf, (0, config.min_samples - buf.size))
+        env_feats.append(envelope_features(y, sr))
+        spans = [(0, total)]
+    c = np.concatenate(centers)
+    pool = {n: np.concatenate(v) for n, v in frames.items()}
+    # every frame-wise column in one matrix, so that a window's statistics are one call
+    order = sorted(pool)
+    F = np.column_stack([pool[n].reshape(len(c), -1) for n in order]).astype(np.float64)
+    keys = []
+    for n in order:
+        dims = pool[n].shape[1] if pool[n].ndim == 2 else None
+        keys.append((n, dims))
+    X = np.empty((len(spans), len(feature_names(config))))
+    for i, (a, b) in enumerate(spans):
+        lo, hi = np.searchsorted(c, a), np.searchsorted(c, b)
+        stats = dict(_frame_stats(F[lo:hi], config.stats))
+        feats, col = {}, 0
+        for n, dims in keys:
+            width = dims or 1
+            for st in config.stats:
+                v = stats[st][col:col + width]
+                if dims is None:
+                    feats[f"{n}.{st}"] = float(v[0])
+                else:
+                    feats.update((f"{n}.{st}.{j}", float(x)) for j, x in enumerate(v))
+            col += width
+        feats.update(env_feats[i])
+        part = {n: v[lo:hi] for n, v in pool.items()}
+        if config.prosody:
+            feats.update(prosody_features(part, config))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            X[i] = _vector(feats, config)
+    starts = np.array([a for a, _ in spans], dtype=float) / sr
+    ends = np.array([b for _, b in spans], dtype=float) / sr
+    return starts, ends, X

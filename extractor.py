@@ -34,7 +34,7 @@ from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse, analyse_st
 from va_utils import BadAudioError, EmoTagError, sha256_file
 
 __all__ = ["FileResult", "iter_audio", "load_audio", "extract_file", "extract_batch", "iter_extract", "iter_hash",
-           "run_chunks", "default_cache_dir", "LONG_FILE_SECONDS", "DEFAULT_CONFIG", "ExtractorConfig",
+           "run_chunks", "extract_segments", "iter_segments", "default_cache_dir", "LONG_FILE_SECONDS", "DEFAULT_CONFIG", "ExtractorConfig",
            "feature_names"]
 
 _BLOCK = 1 << 16
@@ -238,6 +238,58 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
         except OSError as exc:
             res.warnings.append(f"feature cache not written ({exc})")
     return res
+
+
+def extract_segments(path, *, config: ExtractorConfig = DEFAULT_CONFIG, window: float = 3.0, hop: float = 1.0):
+    """Features of every ``window``-second window, every ``hop`` seconds, of one file.
+
+    The file is decoded once, as a stream, and its frames analysed once
+    (:func:`essentia_engine.analyse_segments`), so a long file needs little memory.
+
+    Returns
+    -------
+    starts, ends : np.ndarray, seconds
+    X : np.ndarray, shape (n_windows, n_features)
+
+    Raises
+    ------
+    BadAudioError
+        The file cannot be decoded.
+    """
+    from essentia_engine import analyse_segments
+    info = _info(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return analyse_segments(iter_audio(path, sample_rate=config.sample_rate, info=info), config,
+                                window=window, hop=hop)
+
+
+def _segments_chunk(items, config, window, hop):
+    """Worker task: ``[(index, path), ...]`` -> ``[(index, (starts, ends, X) or None, error or None)]``."""
+    from threadpoolctl import threadpool_limits
+    out = []
+    with threadpool_limits(limits=1):
+        for i, p in items:
+            try:
+                out.append((i, extract_segments(p, config=config, window=window, hop=hop), None))
+            except EmoTagError as exc:
+                out.append((i, None, str(exc)))
+            except Exception as exc:  # Essentia and codecs raise plain RuntimeError etc.
+                out.append((i, None, f"segment analysis failed ({type(exc).__name__}: {exc})".split("\n")[0]))
+    return out
+
+
+def iter_segments(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, window: float = 3.0, hop: float = 1.0,
+                  jobs: int = 1, backend: str = "loky", scheduler=None):
+    """Segment features of many files in parallel; yield ``(index, (starts, ends, X) or None, error)``."""
+    paths = [str(p) for p in paths]
+    if not paths:
+        return
+    items = list(enumerate(paths))
+    chunks = [items[k:k + 2] for k in range(0, len(items), 2)]
+    for out in run_chunks(_segments_chunk, chunks, jobs=jobs, backend=backend, scheduler=scheduler,
+                          args=(config, window, hop)):
+        yield from out
 
 
 def _safe_extract(path, config, cache_dir, sha256=None, long_file_seconds=LONG_FILE_SECONDS) -> FileResult:

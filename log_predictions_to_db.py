@@ -1,7 +1,8 @@
 """Stage 3: log predictions, features and labels into the SQLite library.
 
 Reads the hand-off CSVs of ``predict_new_audio.py`` from ``--in-dir``
-(new_audio_features_raw.csv, new_audio_predicted_va.csv, new_audio_descriptor_scores.csv)
+(new_audio_features_raw.csv, new_audio_predicted_va.csv, new_audio_descriptor_scores.csv, and
+new_audio_segments.csv when ``--segments`` wrote one)
 and the models they name from ``--models-dir``. With ``--corpus``, it also logs a
 training corpus: its feature table (``out_Valence.csv``) and its human labels
 (``out_labels.csv``: valence, arousal, emotion, GEMS ratings ...).
@@ -19,10 +20,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from essentia_engine import DEFAULT_CONFIG, feature_names
 from predict_new_audio import OUTPUTS
 from va_cli import add_common_args, exit_main, parser, run_main, show_progress
-from va_db import BULK_BATCH, connect, counts, log_batch, register_model
+from va_db import BULK_BATCH, connect, counts, log_batch, log_segments, register_model
 from va_io import read_csv, read_descriptor_scores, read_features, read_predictions, read_training_table
 from va_utils import DEFAULT_OUT_DIR, BadLabelError, log
 
@@ -95,6 +98,27 @@ def log_predictions(conn, in_dir: Path, models_dir: Path, batch_size: int, progr
         log_batch(conn, files=feats.iloc[sl][["sha256", "path", "duration", "sample_rate", "channels"]],
                   config=DEFAULT_CONFIG, features=X[sl], predictions=pred.iloc[sl], model_ids=ids,
                   scores=scores.iloc[sl][words])
+    seg_csv = in_dir / OUTPUTS["segments"]
+    if seg_csv.is_file():
+        seg = read_csv(seg_csv, required=["sha256", "path", "start", "end", "valence", "arousal", "valence_model",
+                                          "arousal_model"], finite=["start", "end", "valence", "arousal"],
+                       key=["sha256", "start", "end"])
+        known = set(feats["sha256"])
+        if not set(seg["sha256"]) <= known:
+            raise BadLabelError(f"{seg_csv}: lists files that {in_dir / OUTPUTS['features']} does not; "
+                                "re-run predict_new_audio.py")
+        if seg.empty or (seg["valence_model"].iloc[0], seg["arousal_model"].iloc[0]) != tuple(models.iloc[0]):
+            if not seg.empty:
+                raise BadLabelError(f"{seg_csv}: predicted by other models than {in_dir / OUTPUTS['va']}")
+        else:
+            batch = []   # whole files per transaction: a file's windows are replaced together
+            for _, part in seg.groupby("sha256", sort=False):
+                batch.append(part)
+                if sum(len(b) for b in batch) >= 50_000:
+                    log_segments(conn, ids, pd.concat(batch), words)
+                    batch = []
+            if batch:
+                log_segments(conn, ids, pd.concat(batch), words)
     return len(feats)
 
 

@@ -8,6 +8,9 @@ Reads audio files and folders (searched recursively), the valence and arousal mo
                                     emotion_label, emotion_confidence (0..1), emotion_source
   new_audio_descriptor_scores.csv   sha256, path, one score in 0..1 per descriptor word
   new_audio_errors.csv              every file that failed or was analysed with a warning
+  new_audio_segments.csv            with --segments WIN HOP: sha256, path, start, end (s), valence,
+                                    arousal, emotion label, confidence, source, top descriptor and
+                                    one score per descriptor word, for every window of every file
 
 The emotion label comes from the 8-class classifier (trained on RAVDESS speech) for
 files whose features resemble its training data, and otherwise (or with ``--emotion
@@ -51,7 +54,8 @@ from va_io import FEATURE_META_COLUMNS, load_model, write_csv
 from va_utils import EmoTagError, find_audio_files, log
 
 OUTPUTS = {"features": "new_audio_features_raw.csv", "va": "new_audio_predicted_va.csv",
-           "scores": "new_audio_descriptor_scores.csv", "errors": "new_audio_errors.csv"}
+           "scores": "new_audio_descriptor_scores.csv", "errors": "new_audio_errors.csv",
+           "segments": "new_audio_segments.csv"}
 
 
 def build_parser():
@@ -64,6 +68,12 @@ def build_parser():
                          "valence/arousal, or (auto) the classifier for files that resemble its speech training "
                          "data and the nearest category for the rest")
     ap.add_argument("--eps", type=float, default=1.0, help="softening constant of the descriptor scores (1 = reference method)")
+    ap.add_argument("--segments", nargs=2, type=float, metavar=("WIN", "HOP"),
+                    help="also predict every WIN-second window, every HOP seconds (e.g. 3 1), into "
+                         "new_audio_segments.csv; each file is decoded and its frames analysed once")
+    ap.add_argument("--timelines", type=int, default=10, metavar="N",
+                    help="with --segments: draw the valence/arousal timeline of the first N files into "
+                         "OUT_DIR/timelines/ (PNG + SVG)")
     lib = ap.add_argument_group("library mode (incremental, resumable, straight into the database)")
     lib.add_argument("--db", metavar="LIBRARY.db", default=None,
                      help="analyse into this SQLite library instead of writing the hand-off CSVs")
@@ -162,9 +172,41 @@ def _run_library(args):
     return 0
 
 
+def predict_segments(paths, models, classifier, lexicon, pairs, *, window, hop, emotion="auto", eps=1.0,
+                     jobs=1, backend="loky", scheduler=None, shas=None):
+    """Per-window predictions of many files; returns ``(segments DataFrame, errors list)``."""
+    from extractor import iter_segments
+    frames, errors = [], []
+    shas = shas or {}
+    for i, res, err in iter_segments(paths, config=DEFAULT_CONFIG, window=window, hop=hop, jobs=jobs,
+                                     backend=backend, scheduler=scheduler):
+        path = str(paths[i])
+        if err:
+            log.error("%s: segments: %s", path, err)
+            errors.append({"path": path, "severity": "error", "message": f"segments: {err}"})
+            continue
+        starts, ends, X = res
+        va = predict_va(models, X)
+        emo = predict_emotion(classifier, X, va, source=emotion, lexicon=lexicon)
+        scores = descriptor_scores(va["valence"], va["arousal"], pairs=pairs, lexicon=lexicon, eps=eps)
+        top = scores.idxmax(axis=1)
+        frames.append(pd.concat([pd.DataFrame({"sha256": shas.get(path, ""), "path": path, "start": starts,
+                                               "end": ends}), va, emo,
+                                 pd.DataFrame({"top_descriptor": top.to_numpy()}), scores], axis=1))
+    cols = ["sha256", "path", "start", "end", "valence", "arousal", "emotion_label", "emotion_confidence",
+            "emotion_source", "top_descriptor"]
+    seg = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    return seg, errors
+
+
 def _run(args):
     if args.db:
+        if args.segments:
+            raise EmoTagError("--segments writes new_audio_segments.csv and is not available with --db yet; "
+                              "run without --db, then log_predictions_to_db.py")
         return _run_library(args)
+    if args.segments and not (args.segments[0] > 0 and args.segments[1] > 0):
+        raise EmoTagError(f"--segments needs a positive window and hop, got {args.segments[0]} {args.segments[1]}")
     out_dir = Path(args.out_dir)
     models = load_va_models(args.models_dir)
     classifier = load_emotion_model(args.models_dir)
@@ -202,6 +244,20 @@ def _run(args):
     pred = pd.concat([pred, emo], axis=1)
     scores = descriptor_scores(va["valence"], va["arousal"], pairs=pairs, lexicon=lexicon, eps=args.eps)
     scores = pd.concat([meta[["sha256", "path"]], scores], axis=1)
+    if args.segments:
+        seg, seg_errors = predict_segments([r.path for r in good], models, classifier, lexicon, pairs,
+                                           window=args.segments[0], hop=args.segments[1], emotion=args.emotion,
+                                           eps=args.eps, shas={r.path: r.sha256 for r in good},
+                                           **{k: v for k, v in extraction_args(args).items() if k != "cache_dir"})
+        errors.extend(seg_errors)
+        seg["valence_model"] = models["valence"][1]["sha256"]
+        seg["arousal_model"] = models["arousal"][1]["sha256"]
+        write_csv(seg, out_dir / OUTPUTS["segments"], window=args.segments[0], hop=args.segments[1])
+        if args.timelines > 0 and len(seg):
+            from va_plotter import plot_timeline
+            for path in list(dict.fromkeys(seg["path"]))[:args.timelines]:
+                plot_timeline(seg[seg["path"] == path], out_dir / "timelines" / Path(path).stem,
+                              title=Path(path).name)
     write_csv(feats, out_dir / OUTPUTS["features"], config=DEFAULT_CONFIG, source="predict_new_audio.py")
     write_csv(pred, out_dir / OUTPUTS["va"])
     write_csv(scores, out_dir / OUTPUTS["scores"], eps=args.eps)
@@ -209,7 +265,7 @@ def _run(args):
     n_err = sum(not r.ok for r in results) + len(problems)
     if not args.quiet:
         print(f"analysed {len(good)} of {len(results)} files ({n_err} failed; see {out_dir / OUTPUTS['errors']})")
-        for k in ("features", "va", "scores"):
+        for k in ("features", "va", "scores") + (("segments",) if args.segments else ()):
             print(f"  {out_dir / OUTPUTS[k]}")
     return 0 if good else 1
 

@@ -12,6 +12,10 @@ Filters combine (all must hold):
                         feature space); FILE need not be in the library, it is analysed
   --under FOLDER        only files inside FOLDER
   --limit N             at most N results
+  --moments             spans (with start and end times) instead of files: every window
+                        meets --arousal-above/-below and --valence-above/-below, for at
+                        least --min-duration seconds (needs predict_new_audio.py --segments
+                        logged into the library); --format markers or audacity for editors
 
 Order: by distance with --near or --like, else by the first descriptor's score, else
 by path. Descriptor and label names are checked against the library, with a "did you
@@ -22,6 +26,7 @@ Examples:
   python query_library.py --descriptor soothing --min 0.7 --descriptor uneasy --min 0.4
   python query_library.py --label calm --under /srv/sfx/ambience --format m3u --out calm.m3u
   python query_library.py --like takes/scene12_dialogue.wav --limit 5 --format json
+  python query_library.py --moments --arousal-above 0.5 --min-duration 4 --format audacity
 """
 from __future__ import annotations
 
@@ -63,7 +68,14 @@ def build_parser():
     ap.add_argument("--like", metavar="FILE", help="files that sound like FILE (nearest in feature space)")
     ap.add_argument("--under", metavar="FOLDER", help="only files inside this folder")
     ap.add_argument("--limit", type=int, default=20, help="at most this many results")
-    ap.add_argument("--format", choices=("table", "csv", "json", "m3u"), default="table", help="output format")
+    ap.add_argument("--moments", action="store_true", help="find spans within files (see above)")
+    ap.add_argument("--arousal-above", type=float, metavar="X", help="with --moments: arousal above X")
+    ap.add_argument("--arousal-below", type=float, metavar="X", help="with --moments: arousal below X")
+    ap.add_argument("--valence-above", type=float, metavar="X", help="with --moments: valence above X")
+    ap.add_argument("--valence-below", type=float, metavar="X", help="with --moments: valence below X")
+    ap.add_argument("--min-duration", type=float, default=0.0, metavar="S", help="with --moments: shortest span (s)")
+    ap.add_argument("--format", choices=("table", "csv", "json", "m3u", "markers", "audacity"), default="table",
+                    help="output format (markers: name,start,end CSV; audacity: label track; both for --moments)")
     ap.add_argument("--out", metavar="FILE", help="write the results here instead of stdout")
     ap.add_argument("--cache-dir", default=None, help="feature cache for --like (default: $EMOTAG_CACHE or ~/.cache/emotag)")
     add_common_args(ap, models=False, jobs=False)
@@ -81,9 +93,21 @@ def _run(args):
         raise EmoTagError("--near and --like each set the order; use one of them")
     if args.near and not all(-1 <= x <= 1 for x in args.near):
         raise EmoTagError(f"--near needs valence and arousal in -1..1, got {args.near[0]} {args.near[1]}")
+    spans = (args.arousal_above, args.arousal_below, args.valence_above, args.valence_below)
+    if not args.moments and any(x is not None for x in spans):
+        raise EmoTagError("--arousal-above/-below and --valence-above/-below go with --moments")
+    if args.format in ("markers", "audacity") and not args.moments:
+        raise EmoTagError(f"--format {args.format} is for --moments")
+    if args.moments and (args.near or args.like or descriptors or args.label):
+        raise EmoTagError("--moments combines with --under, --limit and the four thresholds only")
     conn = open_library(args.db)
     try:
-        if args.like:
+        if args.moments:
+            from va_query import moments
+            rows = moments(conn, arousal_above=args.arousal_above, arousal_below=args.arousal_below,
+                           valence_above=args.valence_above, valence_below=args.valence_below,
+                           min_duration=args.min_duration, under=args.under, limit=args.limit)
+        elif args.like:
             from va_cli import cache_dir
             rows = like(conn, args.db, args.like, descriptors=descriptors, labels=args.label, under=args.under,
                         limit=args.limit, cache_dir=cache_dir(args))

@@ -12,6 +12,9 @@ Schema (foreign keys on)::
                                                                 every path a content was seen at, with
                                                                 the size and mtime it had then
     failures(path PRIMARY KEY, size, mtime_ns, config_key, error)  files that could not be analysed
+    segments(file_id, valence_model_id, arousal_model_id, start_s, end_s, valence, arousal,
+             emotion_label, emotion_confidence, emotion_source, top_descriptor, scores JSON)
+                                                                per-window predictions (--segments)
     models(id, sha256 UNIQUE, name, kind, target, metadata JSON, added_at)
     feature_sets(id, config_key UNIQUE, config JSON, names JSON)
     features(file_id -> audio_files, feature_set_id -> feature_sets, vector BLOB float32)
@@ -113,6 +116,18 @@ CREATE TABLE IF NOT EXISTS labels (
     PRIMARY KEY (file_id, name, source)
 );
 CREATE INDEX IF NOT EXISTS idx_labels ON labels(name, value);
+CREATE TABLE IF NOT EXISTS segments (
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
+    valence_model_id INTEGER NOT NULL REFERENCES models(id),
+    arousal_model_id INTEGER NOT NULL REFERENCES models(id),
+    start_s REAL NOT NULL, end_s REAL NOT NULL,
+    valence REAL NOT NULL CHECK (valence BETWEEN -1 AND 1),
+    arousal REAL NOT NULL CHECK (arousal BETWEEN -1 AND 1),
+    emotion_label TEXT, emotion_confidence REAL, emotion_source TEXT,
+    top_descriptor TEXT,
+    scores TEXT,
+    PRIMARY KEY (valence_model_id, arousal_model_id, file_id, start_s, end_s)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS failures (
     path TEXT PRIMARY KEY,
     size INTEGER, mtime_ns INTEGER,
@@ -123,7 +138,7 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 TABLES = ("audio_files", "audio_paths", "models", "feature_sets", "features", "predictions",
-          "descriptor_scores", "descriptor_predictions", "labels", "failures")
+          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments")
 
 
 def connect(path, *, create: bool = True) -> sqlite3.Connection:
@@ -301,6 +316,27 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
                 "INSERT INTO labels(file_id, name, value, text, source) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(file_id, name, source) DO UPDATE SET value = excluded.value, text = excluded.text "
                 "WHERE value IS NOT excluded.value OR text IS NOT excluded.text", rows)
+
+
+def log_segments(conn, model_ids: tuple[int, int], segments: pd.DataFrame, words) -> None:
+    """Write per-window predictions (``sha256, path, start, end, valence, arousal``, emotion
+    columns, ``top_descriptor`` and one column per word in ``words``) in one transaction;
+    a file's earlier windows for the same models are replaced."""
+    vm, am = model_ids
+    with conn:
+        files = segments[["sha256", "path"]].drop_duplicates("sha256")
+        ids = _file_ids(conn, files)
+        conn.executemany("DELETE FROM segments WHERE valence_model_id = ? AND arousal_model_id = ? AND file_id = ?",
+                         [(vm, am, ids[s]) for s in files["sha256"]])
+        W = segments[list(words)].to_numpy(float).tolist() if len(words) else [[]] * len(segments)
+        rows = []
+        for r, w in zip(segments.itertuples(index=False), W):
+            lab = r.emotion_label if isinstance(r.emotion_label, str) else None
+            rows.append((ids[r.sha256], vm, am, float(r.start), float(r.end), float(r.valence), float(r.arousal), lab,
+                         _num(r.emotion_confidence) if lab else None, str(r.emotion_source) if lab else None,
+                         r.top_descriptor if isinstance(r.top_descriptor, str) else None,
+                         json.dumps(dict(zip(words, (round(x, 4) for x in w))))))
+        conn.executemany("INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def log_descriptor_predictions(conn, model_id: int, descriptor: str, files: pd.DataFrame, values) -> None:

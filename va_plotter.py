@@ -120,3 +120,36 @@ def plot_descriptor_grid(tables: dict, out, *, title: str = "Descriptor models: 
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, out)
+
+
+def plot_timeline(segments: pd.DataFrame, out, *, title: str = "") -> Path:
+    """Valence and arousal of one file over time, with a band of its top descriptor.
+
+    ``segments`` holds one file's windows (``start, end, valence, arousal`` and
+    optionally ``top_descriptor``), as ``predict_new_audio.py --segments`` writes them.
+    Each window is drawn at its centre. The band under the curves shows the top
+    descriptor of each window, one colour per word. Writes ``out`` as PNG and SVG.
+    """
+    seg = segments.sort_values("start")
+    t = ((seg["start"] + seg["end"]) / 2).to_numpy(float)
+    fig, (ax, band) = plt.subplots(2, 1, figsize=(10, 4.2), sharex=True,
+                                   gridspec_kw={"height_ratios": [5, 1], "hspace": 0.08})
+    ax.axhline(0, color="0.8", lw=0.8)
+    ax.plot(t, seg["valence"], color="tab:green", lw=1.8, label="valence")
+    ax.plot(t, seg["arousal"], color="tab:red", lw=1.8, label="arousal")
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("prediction (-1..1)")
+    ax.legend(loc="upper right", ncol=2, frameon=False)
+    ax.set_title(title or "valence and arousal over time")
+    band.set_yticks([])
+    band.set_xlabel("time (s)")
+    if "top_descriptor" in seg.columns and len(seg):
+        words = list(dict.fromkeys(seg["top_descriptor"].astype(str)))
+        cmap = plt.get_cmap("tab10")
+        step = np.diff(t).min() if len(t) > 1 else float(seg["end"].iloc[0] - seg["start"].iloc[0])
+        for ti, w in zip(t, seg["top_descriptor"].astype(str)):
+            band.axvspan(ti - step / 2, ti + step / 2, color=cmap(words.index(w) % 10), lw=0)
+        handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % 10)) for i in range(len(words))]
+        band.legend(handles, words, loc="upper center", bbox_to_anchor=(0.5, -0.9), ncol=min(6, len(words)),
+                    frameon=False, fontsize=8)
+    return _save(fig, out)

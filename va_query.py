@@ -11,7 +11,10 @@ label names are checked against the database first.
   ``under`` (a folder) and ``limit``, combined.
 * :func:`like` ranks the library by distance to an audio file in standardised feature
   space (the file is analysed on the fly unless the database knows its content).
-* :func:`to_table`, :func:`to_csv`, :func:`to_json`, :func:`to_m3u` format the rows.
+* :func:`moments` finds spans (start and end times) where per-window predictions meet
+  thresholds, from the ``segments`` table.
+* :func:`to_table`, :func:`to_csv`, :func:`to_json`, :func:`to_m3u`, :func:`to_markers`
+  and :func:`to_audacity` format the rows.
 
 Example::
 
@@ -251,6 +254,67 @@ def like(conn, db_path, audio_file, *, descriptors=(), labels=(), under=None, li
     return out
 
 
+def moments(conn, *, arousal_above=None, arousal_below=None, valence_above=None, valence_below=None,
+            min_duration: float = 0.0, under=None, limit: int | None = None, pair=None) -> list[dict]:
+    """Spans of the library's files where every window meets the conditions.
+
+    Reads the ``segments`` table (``predict_new_audio.py --segments`` then
+    ``log_predictions_to_db.py``). Consecutive windows of one file that all meet the
+    conditions (strict inequalities) form a span from the first window's centre minus
+    half a hop to the last one's centre plus half a hop, so that a 3 s / 1 s analysis
+    places a change to within about a second. Spans shorter than ``min_duration``
+    seconds are dropped.
+
+    Returns
+    -------
+    list of dict
+        ``path, start, end, duration, valence, arousal`` (the means over the span), in
+        file then time order.
+    """
+    conds = [(arousal_above, "arousal", 1), (arousal_below, "arousal", -1),
+             (valence_above, "valence", 1), (valence_below, "valence", -1)]
+    conds = [(float(x), col, sign) for x, col, sign in conds if x is not None]
+    if not conds:
+        raise EmoTagError("--moments needs at least one of --arousal-above/-below, --valence-above/-below")
+    pair = pair or model_pair(conn)
+    if pair is None:
+        return []
+    where, params = ["s.valence_model_id = ?", "s.arousal_model_id = ?"], list(pair)
+    if under is not None:
+        inside, inside_params = _under(under)
+        where.append(f"EXISTS (SELECT 1 FROM audio_paths q WHERE q.file_id = s.file_id AND {inside})")
+        params += inside_params
+    cur = conn.execute("SELECT a.path, s.file_id, s.start_s, s.end_s, s.valence, s.arousal FROM segments s "
+                       f"JOIN audio_files a ON a.id = s.file_id WHERE {' AND '.join(where)} "
+                       "ORDER BY s.file_id, s.start_s", params)
+    out = []
+
+    def close(run):
+        if not run:
+            return
+        starts = [r[2] for r in run]
+        step = (starts[1] - starts[0]) if len(starts) > 1 else (run[0][3] - run[0][2])
+        centre = lambda r: (r[2] + r[3]) / 2
+        a = max(run[0][2], centre(run[0]) - step / 2)
+        b = min(run[-1][3], centre(run[-1]) + step / 2)
+        if b - a >= min_duration:
+            out.append({"path": run[0][0], "start": round(a, 3), "end": round(b, 3), "duration": round(b - a, 3),
+                        "valence": sum(r[4] for r in run) / len(run), "arousal": sum(r[5] for r in run) / len(run)})
+
+    run = []
+    for row in cur:
+        ok = all((row[4] if col == "valence" else row[5]) * sign > x * sign for x, col, sign in conds)
+        if run and (row[1] != run[-1][1] or not ok):
+            close(run)
+            run = []
+        if ok:
+            run.append(row)
+        if limit is not None and len(out) >= limit:
+            break
+    close(run)
+    return out[:limit] if limit is not None else out
+
+
 # ------------------------------------------------------------------------ formatting
 def _fmt(x) -> str:
     if x is None:
@@ -296,4 +360,28 @@ def to_m3u(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-FORMATS = {"table": to_table, "csv": to_csv, "json": to_json, "m3u": to_m3u}
+def to_markers(rows: list[dict]) -> str:
+    """Editor markers: a CSV of ``name,start,end`` (seconds)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "start", "end"])
+    for r in rows:
+        w.writerow([Path(r["path"]).name, f"{r['start']:.3f}", f"{r['end']:.3f}"])
+    return buf.getvalue()
+
+
+def to_audacity(rows: list[dict]) -> str:
+    """An Audacity label track (``start<TAB>end<TAB>label``); the label names the file when
+    the spans come from several files (import it onto the file it names)."""
+    several = len({r["path"] for r in rows}) > 1
+    lines = []
+    for r in rows:
+        label = f"v {r['valence']:+.2f} a {r['arousal']:+.2f}"
+        if several:
+            label = f"{Path(r['path']).name}: {label}"
+        lines.append(f"{r['start']:.6f}\t{r['end']:.6f}\t{label}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+FORMATS = {"table": to_table, "csv": to_csv, "json": to_json, "m3u": to_m3u, "markers": to_markers,
+           "audacity": to_audacity}
