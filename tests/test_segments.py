@@ -106,3 +106,38 @@ def test_moments_known_span_and_exports(segment_library, capsys):
                                "--min-duration", "4", "--format", "markers"]) == 0
     assert "scene.wav,11.000,17.000" in capsys.readouterr().out
     assert query_library.main(["--db", str(segment_library), "--arousal-above", "0.5"]) == 2   # needs --moments
+
+
+def test_recommend_fits_the_reference(tmp_path, trained_models, capsys):
+    """A quieter copy of a library file recommends that file first; --for, --segment, formats."""
+    import recommend
+    from synth_audio import synthesize
+    from va_library import analyse_library
+    models, _ = trained_models
+    lib = tmp_path / "lib"
+    kinds = ["drone", "chime", "noise_burst", "siren", "rain", "heartbeat", "major_chord", "alarm"]
+    for i, kind in enumerate(kinds):
+        folder = lib / ("music" if kind.endswith("chord") else "sfx")
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / f"{kind}.wav", synthesize(kind, seconds=3.0, sr=SR, seed=i), SR)
+    db = tmp_path / "l.db"
+    analyse_library([str(lib)], db=db, models_dir=models, cache_dir=None)
+    ref = tmp_path / "take.wav"
+    sf.write(ref, 0.7 * synthesize("siren", seconds=3.0, sr=SR, seed=3), SR)
+    conn = open_library(db)
+    r = recommend.analyse_reference(ref, models)
+    got = recommend.recommend(conn, r, limit=3)
+    assert got[0]["path"].endswith("siren.wav") and len(got) == 3
+    assert [g["distance"] for g in got if g["same_label"]] == sorted(g["distance"] for g in got if g["same_label"])
+    music = recommend.recommend(conn, r, kind="music", limit=5)
+    assert {g["path"].rsplit("/", 1)[1] for g in music} == {"major_chord.wav"}
+    assert all("/sfx/" in g["path"] for g in recommend.recommend(conn, r, kind="sfx", limit=10))
+    own = recommend.recommend(conn, recommend.analyse_reference(lib / "sfx" / "rain.wav", models), limit=10,
+                              exclude_sha=__import__("va_utils").sha256_file(lib / "sfx" / "rain.wav"))
+    assert not any(g["path"].endswith("rain.wav") for g in own)
+    conn.close()
+    assert recommend.main([str(ref), "--db", str(db), "--models-dir", str(models), "--segment", "0.5", "2.5",
+                           "--limit", "2", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert "[0.5-2.5 s]" in out.err and len(__import__("json").loads(out.out)) == 2
+    assert recommend.main([str(ref), "--db", str(db), "--models-dir", str(models), "--segment", "9", "12"]) == 2

@@ -1,0 +1,151 @@
+"""Recommend library sounds whose emotion fits a reference: a dialogue take, a temp track, a mix.
+
+Reads the REFERENCE audio file, the models in ``--models-dir`` and the SQLite library
+(``--db``, read-only); writes the recommendations to stdout (or ``--out``) in the formats
+of ``query_library.py``: an aligned table, CSV, JSON or an M3U playlist.
+
+The reference is analysed (all of it, or ``--segment START END`` seconds of it) and
+its valence, arousal and emotion label are predicted as ``predict_new_audio.py`` would.
+The fit of a library file is its distance to the reference in the valence/arousal
+plane; when the reference and library files both carry an emotion label, files with
+the same label come first (nearest first), then the others (nearest first).
+
+``--for music`` keeps music: files of a music corpus (Emotify) or under a folder named
+music, songs, tracks, score or soundtrack; ``--for sfx`` keeps the rest; ``--for any``
+keeps everything. The filters of ``query_library.py`` (``--descriptor/--min``,
+``--under``, ``--limit``) apply too.
+
+Examples:
+  python recommend.py takes/scene12.wav --db output/library.db --for music --limit 5
+  python recommend.py mix.wav --segment 62 75 --for sfx --format m3u --out scene12_sfx.m3u
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from query_library import _DescriptorAction
+from va_cli import add_common_args, exit_main, parser, run_main
+from va_utils import EmoTagError
+
+MUSIC_FOLDERS = {"music", "songs", "song", "tracks", "score", "scores", "soundtrack", "soundtracks"}
+MUSIC_CORPORA = {"emotify"}
+
+
+def build_parser():
+    ap = parser(__doc__)
+    ap.add_argument("reference", metavar="REFERENCE", help="the reference audio file")
+    ap.add_argument("--for", dest="kind", choices=("music", "sfx", "any"), default="any", help="what to recommend")
+    ap.add_argument("--segment", nargs=2, type=float, metavar=("START", "END"),
+                    help="use only this part of the reference (seconds)")
+    ap.add_argument("--descriptor", dest="descriptors", action=_DescriptorAction, metavar="NAME",
+                    help="a descriptor whose score must reach the following --min (default 0.5)")
+    ap.add_argument("--min", dest="descriptors", action=_DescriptorAction, metavar="X",
+                    help="the minimum score (0..1) of the preceding --descriptor")
+    ap.add_argument("--under", metavar="FOLDER", help="only files inside this folder")
+    ap.add_argument("--limit", type=int, default=10, help="at most this many recommendations")
+    ap.add_argument("--format", choices=("table", "csv", "json", "m3u"), default="table", help="output format")
+    ap.add_argument("--out", metavar="FILE", help="write the results here instead of stdout")
+    ap.add_argument("--emotion", choices=("auto", "classifier", "va"), default="auto",
+                    help="how the reference's emotion label is found (as in predict_new_audio.py)")
+    add_common_args(ap, jobs=False)
+    return ap
+
+
+def main(argv=None):
+    return run_main(_run, build_parser(), argv)
+
+
+def analyse_reference(path, models_dir, *, segment=None, emotion="auto") -> dict:
+    """Valence, arousal and emotion label of a reference file (or of ``segment`` of it)."""
+    import numpy as np
+
+    from essentia_engine import DEFAULT_CONFIG, analyse
+    from extractor import load_audio
+    from predict_new_audio import load_emotion_model, load_va_models, predict_emotion, predict_va
+    if not Path(path).is_file():
+        raise EmoTagError(f"{path}: no such file")
+    y, meta = load_audio(path, sample_rate=DEFAULT_CONFIG.sample_rate)
+    if segment is not None:
+        start, end = segment
+        if not 0 <= start < end:
+            raise EmoTagError(f"--segment needs 0 <= START < END, got {start} {end}")
+        if start >= meta["duration"]:
+            raise EmoTagError(f"{path}: --segment starts at {start} s but the file lasts {meta['duration']:.2f} s")
+        sr = DEFAULT_CONFIG.sample_rate
+        y = y[int(start * sr): int(end * sr)]
+    X = analyse(y, DEFAULT_CONFIG)[None, :]
+    models = load_va_models(models_dir)
+    va = predict_va(models, X)
+    emo = predict_emotion(load_emotion_model(models_dir), X, va, source=emotion)
+    return {"valence": float(va["valence"][0]), "arousal": float(va["arousal"][0]),
+            "emotion_label": emo["emotion_label"][0], "emotion_confidence": float(np.nan_to_num(emo["emotion_confidence"][0])),
+            "emotion_source": emo["emotion_source"][0]}
+
+
+def _kinds(conn, file_ids) -> dict:
+    from va_db import ids_for
+    rows = ids_for(conn, "SELECT id, corpus, path FROM audio_files WHERE id IN ({marks})", list(file_ids))
+    out = {}
+    for fid, corpus, path in rows:
+        parts = {p.lower() for p in Path(path).parts[:-1]}
+        music = (corpus or "").lower() in MUSIC_CORPORA or bool(parts & MUSIC_FOLDERS)
+        out[fid] = "music" if music else "sfx"
+    return out
+
+
+def recommend(conn, ref: dict, *, kind="any", descriptors=(), under=None, limit=10, exclude_sha=None) -> list[dict]:
+    """Library files that fit ``ref`` (see the module docstring), best first.
+
+    ``exclude_sha`` leaves out the reference's own content when the library holds it.
+    """
+    from va_query import find, label_names
+    pool = max(200, 20 * limit)
+    label = ref.get("emotion_label")
+    picked, seen = [], set()
+    if exclude_sha:
+        seen.update(r[0] for r in conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (exclude_sha,)))
+    passes = [[label]] if isinstance(label, str) and label in label_names(conn) else []
+    for labels in passes + [[]]:
+        rows = find(conn, near=(ref["valence"], ref["arousal"]), descriptors=descriptors, labels=labels,
+                    under=under, limit=pool, with_ids=True)
+        kinds = _kinds(conn, {r["file_id"] for r in rows}) if kind != "any" else {}
+        for r in rows:
+            if r["file_id"] in seen or (kind != "any" and kinds.get(r["file_id"]) != kind):
+                continue
+            seen.add(r["file_id"])
+            r = {k: v for k, v in r.items() if k != "file_id"}
+            r["same_label"] = bool(labels)
+            picked.append(r)
+            if len(picked) == limit:
+                return picked
+    return picked
+
+
+def _run(args):
+    from va_query import FORMATS, open_library
+    descriptors = [(n, 0.5 if lo is None else lo) for n, lo in (args.descriptors or [])]
+    conn = open_library(args.db)
+    try:
+        ref = analyse_reference(args.reference, args.models_dir, segment=args.segment, emotion=args.emotion)
+        from va_utils import sha256_file
+        rows = recommend(conn, ref, kind=args.kind, descriptors=descriptors, under=args.under, limit=args.limit,
+                         exclude_sha=sha256_file(args.reference))
+    finally:
+        conn.close()
+    part = f" [{args.segment[0]:g}-{args.segment[1]:g} s]" if args.segment else ""
+    if not args.quiet:
+        print(f"reference {args.reference}{part}: valence {ref['valence']:+.2f}, arousal {ref['arousal']:+.2f}, "
+              f"emotion {ref['emotion_label']} ({ref['emotion_source']}); {len(rows)} recommendations "
+              f"for {args.kind}", file=sys.stderr)
+    text = FORMATS[args.format](rows)
+    if args.out:
+        from va_io import write_text
+        write_text(text, args.out)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    exit_main(main)
