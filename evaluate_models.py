@@ -71,6 +71,9 @@ def build_parser():
     ap.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
     ap.add_argument("--quick", action="store_true", help="small subsets, 3 folds, no family search (smoke run)")
     ap.add_argument("--no-families", action="store_true", help="skip the model-family search rows")
+    ap.add_argument("--only-changepoints", action="store_true",
+                    help="run only the segment model's change-point check and replace its section of RESULTS.md "
+                         "(and results_changepoints.csv)")
     add_common_args(ap, models=False, db=False)
     return ap
 
@@ -136,9 +139,39 @@ def extract_sets(name, table, args, skipped, ablations=False):
 
 
 # ------------------------------------------------------------------ run
+def changepoint_section(args, out_dir: Path) -> str:
+    """Run the change-point check of the segment model; write its CSV; return its section."""
+    from va_io import read_training_table
+    from va_segments_eval import change_point_check, summary_markdown
+    tables = {}
+    for name, loader, path in (("ravdess", load_ravdess, args.ravdess), ("emotify", load_emotify, args.emotify)):
+        tables[name] = loader(path) if Path(path).exists() else None
+    if all(t is None for t in tables.values()):
+        return "## Emotion over time: the change-point check\n\nSkipped: no corpus found."
+    training, _ = read_training_table(PROJECT_ROOT / "data" / "out_Arousal.csv", config=DEFAULT_CONFIG)
+    t0 = time.perf_counter()
+    rows = change_point_check(tables["ravdess"], tables["emotify"], training, folds=args.folds, seed=args.seed,
+                              per_actor=1 if args.quick else 4)
+    write_csv(rows, out_dir / "results_changepoints.csv")
+    cmd = "python evaluate_models.py" + (" --only-changepoints" if args.only_changepoints else "")
+    return (summary_markdown(rows) + f"\n\nPer-sequence rows: `results_changepoints.csv`. Made by `{cmd}` in "
+            f"{(time.perf_counter() - t0) / 60:.1f} min.")
+
+
 def _run(args):
     t_start = time.perf_counter()
     out_dir = Path(args.out_dir)
+    if args.only_changepoints:
+        from va_segments_eval import replace_section
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report = out_dir / "RESULTS.md"
+        section = changepoint_section(args, out_dir)
+        doc = report.read_text() if report.exists() else "# Results\n"
+        report.write_text(replace_section(doc, section))
+        if not args.quiet:
+            print(section)
+            print(f"\nupdated the change-point section of {report}")
+        return 0
     skipped: list[str] = []
     folds_n = 3 if args.quick else args.folds
     families = () if (args.quick or args.no_families) else FAMILIES
@@ -173,6 +206,8 @@ def _run(args):
     figs = write_figures(summary, extras, out_dir / "figures")
     runtime = time.perf_counter() - t_start
     text = render(summary, corpora, skipped, figs, runtime, args, out_dir)
+    from va_segments_eval import replace_section
+    text = replace_section(text, changepoint_section(args, out_dir))
     (out_dir / "RESULTS.md").write_text(text)
     if not args.quiet:
         print(headline(summary))

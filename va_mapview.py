@@ -6,11 +6,12 @@ JavaScript (below, written for this project) draws every file as a point on a
 ``<canvas>`` (so 50,000 points stay responsive), shows a tooltip on hover (name,
 valence, arousal, top 3 descriptors, emotion label), plays the file on click through a
 path relative to the HTML file, filters by descriptor score, emotion label, folder and
-name, colours the points by a chosen field, and places the descriptor words with their
-pair links in the plane.
+name, colours the points by a chosen field, places the descriptor words with their
+pair links in the plane, and, for files analysed with ``--segments``, draws the clicked
+file's trajectory through the plane (its windows in time order).
 
 For tests and scripts the page exposes ``window.emotagMap`` (``ready``, ``shown``,
-``toPixel(i)``, ``hover``, ``lastPlay``) and the canvas's ``data-count`` attribute holds
+``toPixel(i)``, ``hover``, ``lastPlay``, ``selected``) and the canvas's ``data-count`` attribute holds
 the number of points drawn.
 """
 from __future__ import annotations
@@ -68,7 +69,24 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
                                   "a": round(float(lexicon.loc[w, "arousal"]), 3)})
     if pairs is not None:
         links = [[a, b] for a, b in zip(pairs["word_a"], pairs["word_b"])]
-    return {"n": len(rows), "name": names, "src": srcs, "folders": folders, "folder": folder_idx,
+    traj = {}
+    if rows:
+        by_file = {}
+        for pid, path, *_ in rows:
+            by_file.setdefault(path, index[pid])
+        fid_row = {fid: index[pid] for pid, fid in conn.execute(
+            "SELECT id, file_id FROM predictions WHERE valence_model_id = ? AND arousal_model_id = ?", pair)
+            if pid in index}
+        for fid, v, a in conn.execute("SELECT file_id, valence, arousal FROM segments WHERE valence_model_id = ? "
+                                      "AND arousal_model_id = ? ORDER BY file_id, start_s", pair):
+            i = fid_row.get(fid)
+            if i is not None:
+                traj.setdefault(str(i), []).append([round(v, 3), round(a, 3)])
+        for k, pts in traj.items():            # at most 400 points per trajectory
+            if len(pts) > 400:
+                step = len(pts) / 400
+                traj[k] = [pts[int(j * step)] for j in range(400)]
+    return {"n": len(rows), "name": names, "src": srcs, "folders": folders, "folder": folder_idx, "traj": traj,
             "labels": labels, "label": label_idx,
             "v": [round(float(r[2]), 3) for r in rows], "a": [round(float(r[3]), 3) for r in rows],
             "conf": [None if r[5] is None else round(float(r[5]), 2) for r in rows],
@@ -105,7 +123,8 @@ _PAGE = r"""<!DOCTYPE html>
  <label for="folder">folder</label><select id="folder"><option value="">(all)</option></select>
  <label for="text">name contains</label><input id="text" type="text" placeholder="e.g. rain">
  <div id="status"></div><div id="legend"></div><div id="now"></div>
- <p style="color:#777;font-size:11px">Hover a point for details; click it to play the file.</p>
+ <p style="color:#777;font-size:11px">Hover a point for details; click it to play the file (and see its
+ trajectory when it was analysed with --segments).</p>
 </div>
 <div id="main"><canvas id="plot"></canvas><div id="tip"></div></div>
 <audio id="player"></audio>
@@ -118,7 +137,7 @@ const N = D.n, cv = document.getElementById("plot"), ctx = cv.getContext("2d"), 
 const $ = id => document.getElementById(id), player = $("player");
 const PAL = ["#1f77b4","#ff7f0e","#2ca02c","#d62728","#9467bd","#8c564b","#e377c2","#7f7f7f","#bcbd22","#17becf"];
 let W = 0, H = 0, M = 46, shown = new Uint32Array(0), grid = null, GS = 12, hover = -1;
-const api = window.emotagMap = {ready:false, shown:0, hover:-1, lastPlay:null, data:D};
+const api = window.emotagMap = {ready:false, shown:0, hover:-1, lastPlay:null, selected:-1, data:D};
 function opt(sel, value, text){const o=document.createElement("option");o.value=value;o.textContent=text;sel.appendChild(o);}
 ["valence","arousal","emotion label","folder"].forEach(f=>opt($("color"),f,f));
 D.descriptors.forEach(d=>{opt($("color"),"d:"+d,d+" score");opt($("desc"),d,d);});
@@ -178,6 +197,15 @@ function draw(){
   for (const i of shown) { const c = colorOf(i); let g = groups.get(c); if (!g) groups.set(c, g = []); g.push(i); }
   const s = shown.length > 10000 ? 2 : shown.length > 1000 ? 4 : 7;
   for (const [c, idx] of groups) { ctx.fillStyle = c; for (const i of idx) ctx.fillRect(X(D.v[i]) - s / 2, Y(D.a[i]) - s / 2, s, s); }
+  // the selected file's trajectory through the plane (windows in time order)
+  const tr = api.selected >= 0 ? D.traj[String(api.selected)] : null;
+  if (tr && tr.length > 1) {
+    ctx.strokeStyle = "rgba(20,20,20,.85)"; ctx.lineWidth = 1.6; ctx.beginPath();
+    tr.forEach(([v, a], k) => k ? ctx.lineTo(X(v), Y(a)) : ctx.moveTo(X(v), Y(a))); ctx.stroke();
+    ctx.fillStyle = "#2ca02c"; ctx.beginPath(); ctx.arc(X(tr[0][0]), Y(tr[0][1]), 5, 0, 7); ctx.fill();
+    ctx.fillStyle = "#d62728"; ctx.beginPath(); ctx.arc(X(tr[tr.length - 1][0]), Y(tr[tr.length - 1][1]), 5, 0, 7); ctx.fill();
+    ctx.lineWidth = 1;
+  }
   // hover index: a grid of shown points in pixels
   grid = new Map();
   for (const i of shown) { const k = Math.floor(X(D.v[i]) / GS) + "," + Math.floor(Y(D.a[i]) / GS);
@@ -201,7 +229,8 @@ cv.addEventListener("mousemove", e => { const r = cv.getBoundingClientRect(), i 
 cv.addEventListener("mouseleave", () => { tip.style.display = "none"; });
 cv.addEventListener("click", e => { const r = cv.getBoundingClientRect(), i = nearest(e.clientX - r.left, e.clientY - r.top);
   if (i < 0) return; player.src = D.src[i]; api.lastPlay = {index: i, src: D.src[i], ok: null};
-  $("now").textContent = "\u25B6 " + D.name[i];
+  api.selected = i; draw();
+  $("now").textContent = "\u25B6 " + D.name[i] + (D.traj[String(i)] ? " (its path through the plane: green start, red end)" : "");
   player.play().then(() => { api.lastPlay.ok = true; }, err => { api.lastPlay.ok = false; api.lastPlay.error = String(err);
     $("now").textContent = "cannot play " + D.name[i] + ": " + err; }); });
 ["color","desc","dmin","label","folder","text"].forEach(id => $(id).addEventListener("input", filter));

@@ -155,7 +155,8 @@ print(r.duration)
 """
 
 
-def long_file(work: Path, hours: float, whole: bool) -> list[dict]:
+def long_file_path(work: Path, hours: float) -> Path:
+    """A synthesised ``hours``-long 44.1 kHz stereo WAV in ``work`` (written once, in blocks)."""
     import soundfile as sf
     from synth_audio import synthesize
     path = work / f"long_{hours:g}h.wav"
@@ -166,6 +167,11 @@ def long_file(work: Path, hours: float, whole: bool) -> list[dict]:
             for k in range(int(hours * 60)):
                 y = synthesize(kinds[k % len(kinds)], seconds=60, sr=sr, seed=k)
                 out.write(np.column_stack([y, y]))
+    return path
+
+
+def long_file(work: Path, hours: float, whole: bool) -> list[dict]:
+    path = long_file_path(work, hours)
     rows = []
     for label, lfs in [("block-wise (default)", 600.0)] + ([("whole file", 1e12)] if whole else []):
         r = run_timed([sys.executable, "-c", LONG_SCRIPT.format(root=str(ROOT), path=str(path), lfs=lfs)])

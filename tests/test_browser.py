@@ -57,6 +57,12 @@ def library(tmp_path):
     pred = pd.DataFrame({"valence": va[:, 0], "arousal": va[:, 1], "emotion_label": labels,
                          "emotion_confidence": 0.7, "emotion_source": "va-nearest"})
     log_batch(conn, files=files, predictions=pred, model_ids=(vm, am), scores=scores)
+    seg = pd.DataFrame({"sha256": f"{17:064x}", "path": paths[17], "start": np.arange(10.0), "end": np.arange(10.0) + 3,
+                        "valence": np.linspace(-0.8, 0.8, 10), "arousal": np.linspace(0.8, -0.8, 10),
+                        "emotion_label": "calm", "emotion_confidence": 0.5, "emotion_source": "va-nearest",
+                        "top_descriptor": "soothing", "soothing": 0.5})
+    from va_db import log_segments
+    log_segments(conn, (vm, am), seg, ["soothing"])        # sound_017 has a trajectory
     conn.close()
     return db, pd.DataFrame({"path": paths, "v": va[:, 0], "a": va[:, 1], "label": labels,
                              "folder": folders}).join(scores)
@@ -111,6 +117,8 @@ def test_map_in_chromium(tmp_path, library):
             played = page.evaluate("emotagMap.lastPlay")
             assert played["ok"] is True, played
             assert page.evaluate("document.getElementById('player').currentSrc").endswith(name)
+            assert page.evaluate("emotagMap.selected") == i                      # its trajectory is drawn
+            assert name == "sound_017.wav" and len(page.evaluate(f"emotagMap.data.traj['{i}']")) == 10
             page.mouse.move(x, y)
             page.screenshot(path=shot)
             assert not errors, errors
