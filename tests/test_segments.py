@@ -141,3 +141,14 @@ def test_recommend_fits_the_reference(tmp_path, trained_models, capsys):
     out = capsys.readouterr()
     assert "[0.5-2.5 s]" in out.err and len(__import__("json").loads(out.out)) == 2
     assert recommend.main([str(ref), "--db", str(db), "--models-dir", str(models), "--segment", "9", "12"]) == 2
+
+
+def test_timeline_draws_the_windows_and_their_words(tmp_path):
+    from va_plotter import plot_timeline
+    seg = pd.DataFrame({"start": np.arange(8.0), "end": np.arange(8.0) + 3, "valence": np.linspace(-0.5, 0.5, 8),
+                        "arousal": [-0.6] * 4 + [0.7] * 4, "top_descriptor": ["calm"] * 4 + ["tense"] * 4})
+    out = plot_timeline(seg, tmp_path / "t", title="scene")
+    svg = (tmp_path / "t.svg").read_text()
+    assert out == tmp_path / "t.png" and out.stat().st_size > 5000
+    assert "calm" in svg and "tense" in svg and "scene" in svg      # the band's words and the title
+    assert svg.count("<path") > 10
