@@ -39,7 +39,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, run_timed, verdict, write_library_file, write_section  # noqa: E402
+from common import ROOT, command, machine, run_timed, verdict, write_library_file, write_section  # noqa: E402
 
 import essentia_engine as ee  # noqa: E402
 from extractor import extract_batch, extract_file, load_audio  # noqa: E402
@@ -241,7 +241,7 @@ def main(argv=None):
     lines = [
         "## Extraction speed (`bench/bench_extract.py`)",
         "",
-        f"Command: `python bench/bench_extract.py{' ' + ' '.join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else ''}`, "
+        f"Command: `{command('bench_extract.py', argv)}`, "
         f"run {time.strftime('%Y-%m-%d')}.",
         f"Machine: {machine()}.",
         f"Files: {source}; {audio_s / 60:.1f} audio minutes in all. One core each unless stated; BLAS held to 1 thread.",

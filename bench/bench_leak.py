@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, write_section  # noqa: E402
+from common import command, machine, write_section  # noqa: E402
 
 import essentia_engine as ee  # noqa: E402
 from synth_audio import synthesize  # noqa: E402
@@ -48,7 +48,7 @@ def main(argv=None):
             "essentia_engine low-level graph (ours)": growth(ee._algorithm(cfg), y, args.calls),
             "essentia_engine.analyse (all features)": growth(lambda s: ee.analyse(s, cfg), y, args.calls)}
     lines = ["## Memory growth per call (`bench/bench_leak.py`)", "",
-             f"Command: `python bench/bench_leak.py{' ' + ' '.join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else ''}`, "
+             f"Command: `{command('bench_leak.py', argv)}`, "
              f"run {time.strftime('%Y-%m-%d')}. Machine: {machine()}.",
              f"Resident memory growth over {args.calls} analyses of one 5 s signal, after one warm-up call:", "",
              "| analysis | growth, MB |", "|---|---:|"]

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, build_library, machine, run_timed, verdict, write_section  # noqa: E402
+from common import ROOT, build_library, command, machine, run_timed, verdict, write_section  # noqa: E402
 
 TARGET_RERUN, TARGET_LOG, TARGET_QUERY_MS, TARGET_RSS = 0.03, 5000, 50, 0.10
 
@@ -145,7 +145,7 @@ def main(argv=None):
     fixed = grown["seconds"] - rerun["seconds"] - add * per_file_added
     rss_growth = first["tree_mb"] / small["tree_mb"] - 1
     rss_growth_max = first["max_mb"] / small["max_mb"] - 1
-    cmd = "python bench/bench_library.py" + (" " + " ".join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+    cmd = command("bench_library.py", argv)
     lines = [
         "## Library runs, logging and queries (`bench/bench_library.py`)",
         "",

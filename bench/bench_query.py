@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, verdict, write_section  # noqa: E402
+from common import ROOT, command, machine, verdict, write_section  # noqa: E402
 
 LABELS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 
@@ -154,7 +154,7 @@ def main(argv=None):
         opened, ok_open = f"not measured ({type(exc).__name__}: {exc})".split("\n")[0], False
     print(f"  map of {args.map_n} files: {size_mb:.1f} MB, exported in {export_s:.1f} s, opened in {opened}")
 
-    cmd = "python bench/bench_query.py" + (" " + " ".join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+    cmd = command("bench_query.py", argv)
     lines = ["## Queries and the map (`bench/bench_query.py`)", "",
              f"Command: `{cmd}`, run {time.strftime('%Y-%m-%d')}.", f"Machine: {machine()}.",
              f"Library: {args.n:,} synthetic files (rows written by `va_db.log_batch`: 30 descriptor words, 8 "

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, run_timed, verdict, write_section  # noqa: E402
+from common import ROOT, command, machine, run_timed, verdict, write_section  # noqa: E402
 
 SCRIPT = """
 import os, sys, time
@@ -47,7 +47,7 @@ def main(argv=None):
     n, last_end, seconds = r["stdout"].split()
     seconds, audio = float(seconds), args.hours * 3600
     rt = audio / seconds
-    cmd = "python bench/bench_segments.py" + (" " + " ".join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+    cmd = command("bench_segments.py", argv)
     lines = ["## Segment analysis (`bench/bench_segments.py`)", "",
              f"Command: `{cmd}`, run {time.strftime('%Y-%m-%d')}. Machine: {machine()}.",
              f"One synthesised {args.hours:g} h file (44.1 kHz stereo 16-bit WAV), {args.window:g} s windows every "

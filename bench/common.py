@@ -118,6 +118,12 @@ def run_timed(cmd, *, env=None) -> dict:
             "stdout": out, "stderr": err}
 
 
+def command(script: str, argv=None) -> str:
+    """The command line that ran ``bench/<script>`` (for the report)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return " ".join(["python", f"bench/{script}", *args])
+
+
 def write_section(name: str, text: str) -> None:
     """Replace this benchmark's section of ``docs/BENCHMARKS.md`` (appended if absent)."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
