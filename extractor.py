@@ -292,11 +292,33 @@ def iter_segments(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, window: fl
         yield from out
 
 
-def _safe_extract(path, config, cache_dir, sha256=None, long_file_seconds=LONG_FILE_SECONDS) -> FileResult:
-    """:func:`extract_file` that turns every failure into an error row."""
+class FileTimeout(Exception):
+    """A file took longer than the per-file time limit."""
+
+
+def _on_alarm(signum, frame):
+    raise FileTimeout()
+
+
+def _safe_extract(path, config, cache_dir, sha256=None, long_file_seconds=LONG_FILE_SECONDS,
+                  timeout: float | None = None) -> FileResult:
+    """:func:`extract_file` that turns every failure into an error row.
+
+    ``timeout`` (seconds) stops a file that takes longer, with an error row. It is a
+    SIGALRM timer, so it acts when control is back in Python: between decoded blocks,
+    and between Essentia calls (a long file's blocks are 60 s of audio each).
+    """
+    import signal
+    import threading
+    armed = bool(timeout) and threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if armed:
+        old = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, float(timeout))
     try:
         return extract_file(path, config=config, cache_dir=cache_dir, sha256=sha256,
                             long_file_seconds=long_file_seconds)
+    except FileTimeout:
+        return FileResult(path=str(path), sha256=sha256, error=f"timed out after {timeout:g} s (--timeout)")
     except EmoTagError as exc:
         return FileResult(path=str(path), sha256=sha256, error=str(exc))
     except MemoryError:
@@ -304,16 +326,20 @@ def _safe_extract(path, config, cache_dir, sha256=None, long_file_seconds=LONG_F
     except Exception as exc:  # Essentia and codecs raise plain RuntimeError etc.
         return FileResult(path=str(path), sha256=sha256,
                           error=f"analysis failed ({type(exc).__name__}: {exc})".split("\n")[0])
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
 
-def _extract_chunk(items, config, cache_dir, long_file_seconds):
+def _extract_chunk(items, config, cache_dir, long_file_seconds, timeout=None):
     """Worker task: ``[(index, path, sha256 or None), ...]`` -> ``[(index, FileResult), ...]``.
 
     BLAS and OpenMP pools are held to one thread: the parallelism is across files.
     """
     from threadpoolctl import threadpool_limits
     with threadpool_limits(limits=1):
-        return [(i, _safe_extract(p, config, cache_dir, sha, long_file_seconds)) for i, p, sha in items]
+        return [(i, _safe_extract(p, config, cache_dir, sha, long_file_seconds, timeout)) for i, p, sha in items]
 
 
 def _hash_chunk(items):
@@ -383,12 +409,13 @@ def run_chunks(func, chunks, *, jobs: int = 1, backend: str = "loky", scheduler:
 
 def iter_extract(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int = 1, cache_dir=None,
                  shas=None, chunk_size: int | None = None, backend: str = "loky", scheduler=None,
-                 long_file_seconds: float = LONG_FILE_SECONDS):
+                 long_file_seconds: float = LONG_FILE_SECONDS, timeout: float | None = None):
     """Analyse many files in parallel; yield ``(index, FileResult)`` as chunks complete.
 
     ``shas`` optionally gives each file's content hash (None where unknown). The order
     is the order of completion; ``index`` refers to ``paths``. See :func:`run_chunks`
-    for ``jobs``, ``backend`` and ``scheduler``.
+    for ``jobs``, ``backend`` and ``scheduler``; ``timeout`` (seconds per file, None:
+    no limit) turns a file that takes longer into an error row.
     """
     paths = [str(p) for p in paths]
     if not paths:
@@ -399,7 +426,8 @@ def iter_extract(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int =
     items = [(i, p, s) for i, (p, s) in enumerate(zip(paths, shas))]
     chunks = [items[k:k + size] for k in range(0, len(items), size)]
     for out in run_chunks(_extract_chunk, chunks, jobs=jobs, backend=backend, scheduler=scheduler,
-                          args=(config, None if cache_dir is None else str(cache_dir), long_file_seconds)):
+                          args=(config, None if cache_dir is None else str(cache_dir), long_file_seconds,
+                                timeout)):
         yield from out
 
 
@@ -417,7 +445,7 @@ def iter_hash(paths, *, jobs: int = 1, backend: str = "loky", scheduler=None):
 
 def extract_batch(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int = 1,
                   cache_dir=None, progress: bool = False, backend: str = "loky", scheduler=None,
-                  chunk_size: int | None = None) -> list[FileResult]:
+                  chunk_size: int | None = None, timeout: float | None = None) -> list[FileResult]:
     """Analyse many files, in parallel when ``jobs > 1``; one :class:`FileResult` each.
 
     A file that cannot be analysed becomes a result with ``error`` set; the batch never
@@ -435,7 +463,7 @@ def extract_batch(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int 
     paths = [str(p) for p in paths]
     out: list[FileResult | None] = [None] * len(paths)
     it = iter_extract(paths, config=config, jobs=jobs, cache_dir=cache_dir, backend=backend,
-                      scheduler=scheduler, chunk_size=chunk_size)
+                      scheduler=scheduler, chunk_size=chunk_size, timeout=timeout)
     if progress:
         from tqdm import tqdm
         it = tqdm(it, total=len(paths), unit="file", desc="features", dynamic_ncols=True)

@@ -25,7 +25,7 @@ from extractor import extract_batch
 from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_db import connect, log_descriptor_predictions, register_model
 from va_io import load_descriptor_models, predict_descriptors, write_csv
-from va_utils import DEFAULT_OUT_DIR, EmoTagError, find_audio_files, log
+from va_utils import DEFAULT_OUT_DIR, EmoTagError, find_audio_files, log, show_path
 
 
 def build_parser():
@@ -49,12 +49,12 @@ def _run(args):
                           "run train_and_visualize_all_descriptors.py first")
     files, problems = find_audio_files(args.paths)
     for p, m in problems:
-        log.error("%s: %s", p, m)
+        log.error("%s: %s", show_path(p), m)
     results = extract_batch(files, config=DEFAULT_CONFIG, **extraction_args(args),
                             progress=show_progress(args))
     for r in results:
         if not r.ok:
-            log.error("%s: %s", r.path, r.error)
+            log.error("%s: %s", show_path(r.path), r.error)
     good = [r for r in results if r.ok]
     X = np.vstack([r.features for r in good]) if good else np.zeros((0, 1))
     meta = pd.DataFrame({"sha256": [r.sha256 for r in good], "path": [r.path for r in good]})

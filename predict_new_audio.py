@@ -51,7 +51,7 @@ from va_analyzer import descriptor_scores
 from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_data_loader import load_descriptor_pairs, load_lexicon
 from va_io import FEATURE_META_COLUMNS, load_model, write_csv
-from va_utils import EmoTagError, find_audio_files, log
+from va_utils import EmoTagError, find_audio_files, log, show_path
 
 OUTPUTS = {"features": "new_audio_features_raw.csv", "va": "new_audio_predicted_va.csv",
            "scores": "new_audio_descriptor_scores.csv", "errors": "new_audio_errors.csv",
@@ -215,7 +215,7 @@ def _run(args):
     files, problems = find_audio_files(args.paths)
     errors = [{"path": p, "severity": "error", "message": m} for p, m in problems]
     for p, m in problems:
-        log.error("%s: %s", p, m)
+        log.error("%s: %s", show_path(p), m)
     if not files:
         write_csv(pd.DataFrame(errors, columns=["path", "severity", "message"]), out_dir / OUTPUTS["errors"])
         log.error("no audio files found in %s", " ".join(args.paths))
@@ -225,10 +225,10 @@ def _run(args):
                             progress=show_progress(args))
     for r in results:
         if not r.ok:
-            log.error("%s: %s", r.path, r.error)
+            log.error("%s: %s", show_path(r.path), r.error)
             errors.append({"path": r.path, "severity": "error", "message": r.error})
         for w in r.warnings:
-            log.warning("%s: %s", r.path, w)
+            log.warning("%s: %s", show_path(r.path), w)
             errors.append({"path": r.path, "severity": "warning", "message": w})
     good = [r for r in results if r.ok]
     names = list(feature_names(DEFAULT_CONFIG))
@@ -248,7 +248,8 @@ def _run(args):
         seg, seg_errors = predict_segments([r.path for r in good], models, classifier, lexicon, pairs,
                                            window=args.segments[0], hop=args.segments[1], emotion=args.emotion,
                                            eps=args.eps, shas={r.path: r.sha256 for r in good},
-                                           **{k: v for k, v in extraction_args(args).items() if k != "cache_dir"})
+                                           **{k: v for k, v in extraction_args(args).items()
+                                              if k not in ("cache_dir", "timeout")})
         errors.extend(seg_errors)
         seg["valence_model"] = models["valence"][1]["sha256"]
         seg["arousal_model"] = models["arousal"][1]["sha256"]

@@ -37,6 +37,8 @@ def add_common_args(ap: argparse.ArgumentParser, *, models=True, db=True, jobs=T
         ap.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="Dask scheduler to run extraction on, e.g. tcp://10.0.0.5:8786 (implies --backend dask; "
                              "without it, --backend dask starts a local cluster of --jobs workers)")
+        ap.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="give up on a file that takes longer than this to analyse (default: no limit)")
     if jobs:
         ap.add_argument("--cache-dir", default=None, help="feature cache folder (default: $EMOTAG_CACHE or ~/.cache/emotag)")
         ap.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
@@ -59,7 +61,8 @@ def extraction_args(args) -> dict:
     """Keyword arguments of :func:`extractor.extract_batch` chosen by the shared flags."""
     scheduler = getattr(args, "scheduler", None)
     return {"jobs": args.jobs, "cache_dir": cache_dir(args), "scheduler": scheduler,
-            "backend": "dask" if scheduler else getattr(args, "backend", "loky")}
+            "backend": "dask" if scheduler else getattr(args, "backend", "loky"),
+            "timeout": getattr(args, "timeout", None)}
 
 
 def show_progress(args) -> bool:

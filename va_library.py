@@ -42,7 +42,7 @@ import pandas as pd
 from essentia_engine import DEFAULT_CONFIG, ExtractorConfig
 from extractor import iter_extract, iter_hash
 from va_db import connect, ids_for, log_batch, register_feature_set, register_model
-from va_utils import find_audio_files, log
+from va_utils import find_audio_files, log, show_path
 
 
 @dataclasses.dataclass
@@ -157,7 +157,8 @@ class _Predictor:
 def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int = 1,
                     backend: str = "loky", scheduler=None, cache_dir=None, batch_size: int = 200,
                     chunk_size=None, force: bool = False, retry_failed: bool = False, emotion: str = "auto",
-                    lexicon=None, pairs=None, eps: float = 1.0, progress: bool = False) -> RunSummary:
+                    lexicon=None, pairs=None, eps: float = 1.0, progress: bool = False,
+                    timeout: float | None = None) -> RunSummary:
     """Bring the database up to date with the audio under ``paths``; see the module docstring.
 
     Parameters
@@ -183,7 +184,7 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
     summary.scanned = len(files)
     for p, m in problems:
         summary.failures.append((p, m))
-        log.error("%s: %s", p, m)
+        log.error("%s: %s", show_path(p), m)
     conn = connect(db)
     try:
         meta = predictor.model_metadata()
@@ -247,14 +248,14 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
         t_an = time.perf_counter()
         try:
             for i, r in iter_extract(new, shas=[shas[p] for p in new], config=config, jobs=jobs, cache_dir=cache_dir,
-                                     backend=backend, scheduler=scheduler, chunk_size=chunk_size):
+                                     backend=backend, scheduler=scheduler, chunk_size=chunk_size, timeout=timeout):
                 if r.ok:
                     pending.append(r)
                     summary.audio_seconds += r.duration or 0.0
                 else:
                     _fail(conn, summary, r.path, files[r.path], config, r.error)
                 for w in r.warnings:
-                    log.warning("%s: %s", r.path, w)
+                    log.warning("%s: %s", show_path(r.path), w)
                 if len(pending) >= batch_size:
                     _commit_new(conn, pending, files, (vm, am), predictor, config, summary)
                     pending = []
@@ -310,7 +311,7 @@ def _drop_vanished(conn, paths, files) -> int:
 def _fail(conn, summary, path, stat, config, message):
     summary.failed += 1
     summary.failures.append((path, message))
-    log.error("%s: %s", path, message)
+    log.error("%s: %s", show_path(path), message)
     with conn:
         conn.execute("INSERT INTO failures(path, size, mtime_ns, config_key, error) VALUES (?, ?, ?, ?, ?) "
                      "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "

@@ -57,6 +57,15 @@ def show(value) -> str:
     return repr(value)
 
 
+def show_path(path) -> str:
+    """A file name for a one-line message: control characters (a newline in a name)
+    escaped, everything else as is."""
+    text = str(path)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return text.encode("unicode_escape").decode("ascii")
+    return text
+
+
 def did_you_mean(name: str, choices) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``choices``, else a short list of them."""
     import difflib
