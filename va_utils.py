@@ -140,6 +140,9 @@ def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
                 for name in names:
                     if name.lower().endswith(exts):
                         fp = Path(root) / name
+                        if fp.is_symlink() and not fp.exists():
+                            problems.append((str(fp), "broken symbolic link"))
+                            continue
                         found.setdefault(str(fp), fp)
         else:
             problems.append((str(p), "no such file or folder"))

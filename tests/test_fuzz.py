@@ -75,5 +75,6 @@ def test_scans_survive_symlink_loops_and_unreadable_folders(tmp_path):
     finally:
         locked.chmod(0o755)
     assert len(files) == 2
+    assert any(p.endswith("dangling.wav") and "broken symbolic link" in m for p, m in problems)
     if os.geteuid() != 0:                                                 # root reads everything
         assert any("locked" in p for p, _ in problems)
