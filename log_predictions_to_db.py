@@ -11,8 +11,12 @@ Writes ``--db`` (default output/audio_predictions.db). Logging is idempotent (a 
 run changes nothing) and commits one transaction per ``--batch-size`` files, so an
 interrupted run loses at most the batch in flight and never leaves a partial one.
 
+Several processes may log into one database at once (WAL journaling, a 30 s busy
+timeout); ``--backup FILE`` copies a live database safely.
+
 Examples:
   python log_predictions_to_db.py --in-dir output
+  python log_predictions_to_db.py --db output/library.db --backup /mnt/backup/library.db
   python log_predictions_to_db.py --corpus data/out_Valence.csv --labels data/out_labels.csv --no-predictions
 """
 from __future__ import annotations
@@ -36,6 +40,9 @@ def build_parser():
     ap.add_argument("--no-predictions", action="store_true", help="do not log --in-dir (only --corpus)")
     ap.add_argument("--corpus", metavar="CSV", help="a training feature table (out_Valence.csv) to log as a corpus")
     ap.add_argument("--labels", metavar="CSV", help="human labels of the corpus (out_labels.csv)")
+    ap.add_argument("--backup", metavar="FILE",
+                    help="copy the database to FILE with SQLite's online backup API (safe while other processes "
+                         "write to it) and stop; nothing is logged")
     ap.add_argument("--batch-size", type=int, default=BULK_BATCH,
                     help="files per transaction (an interrupted run loses at most one batch)")
     add_common_args(ap, jobs=False)
@@ -143,6 +150,12 @@ def log_corpus(conn, table_path: Path, labels_path, batch_size: int) -> int:
 
 
 def _run(args):
+    if args.backup:
+        from va_db import backup
+        dest = backup(args.db, args.backup)
+        if not args.quiet:
+            print(f"backed up {args.db} to {dest}")
+        return 0
     if args.no_predictions and not args.corpus:
         raise BadLabelError("nothing to log: --no-predictions without --corpus")
     conn = connect(args.db)

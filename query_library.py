@@ -119,6 +119,8 @@ def _run(args):
     text = FORMATS[args.format](rows)
     if args.out:
         from va_io import write_text
+        from va_utils import check_not_input
+        check_not_input(args.out, args.db, args.like)
         write_text(text, args.out)
         if not args.quiet:
             print(f"wrote {len(rows)} results to {args.out}", file=sys.stderr)

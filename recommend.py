@@ -141,6 +141,8 @@ def _run(args):
     text = FORMATS[args.format](rows)
     if args.out:
         from va_io import write_text
+        from va_utils import check_not_input
+        check_not_input(args.out, args.db, args.reference)
         write_text(text, args.out)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

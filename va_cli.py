@@ -25,6 +25,9 @@ def parser(doc: str) -> argparse.ArgumentParser:
 def add_common_args(ap: argparse.ArgumentParser, *, models=True, db=True, jobs=True, out_dir=False, cluster=True):
     if models:
         ap.add_argument("--models-dir", default=str(MODELS_DIR), help="folder of trained models")
+        ap.add_argument("--trust-model", action="store_true",
+                        help="load model files that no MANIFEST.json written at training time vouches for "
+                             "(loading a model file runs code: only for models from a source you trust)")
     if db:
         ap.add_argument("--db", default=str(DEFAULT_DB), help="SQLite library file")
     if out_dir:
@@ -77,6 +80,9 @@ def run_main(run, ap: argparse.ArgumentParser, argv=None) -> int:
     """
     args = ap.parse_args(argv)
     setup_logging(args.verbose, args.quiet)
+    if getattr(args, "trust_model", False):
+        from va_io import trust_models
+        trust_models(True)
     try:
         code = run(args)
     except EmoTagError as exc:

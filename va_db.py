@@ -168,6 +168,36 @@ def connect(path, *, create: bool = True) -> sqlite3.Connection:
     return conn
 
 
+def backup(src, dest) -> Path:
+    """Copy a library safely while other processes may be writing to it.
+
+    Uses SQLite's online backup API into a temporary file beside ``dest``, checks it
+    (``PRAGMA integrity_check``), then renames it into place, so ``dest`` is either the
+    old file or a complete copy.
+    """
+    import os
+    import tempfile
+    src, dest = Path(src), Path(dest)
+    if not src.is_file():
+        raise EmoTagError(f"{src}: no such database to back up")
+    if dest.resolve() == src.resolve():
+        raise EmoTagError(f"{dest}: the backup would overwrite the database itself")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with sqlite3.connect(f"file:{src.resolve()}?mode=ro", uri=True, timeout=30.0) as s_conn, \
+                sqlite3.connect(tmp) as d_conn:
+            s_conn.backup(d_conn, pages=4096)
+            if d_conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise EmoTagError(f"{src}: the backup copy failed its integrity check")
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
 def counts(conn) -> dict:
     """Row count of every table."""
     return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}  # noqa: S608 (fixed names)

@@ -27,6 +27,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import sys
 import tempfile
 from pathlib import Path
 
@@ -246,7 +247,7 @@ def save_model(pipeline, path, *, metadata: dict) -> str:
     import joblib
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"created": _now(), "library_versions": library_versions(), **metadata}
+    metadata = {"created": _now(), "library_versions": library_versions(), "model_format": MODEL_FORMAT, **metadata}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -258,7 +259,52 @@ def save_model(pipeline, path, *, metadata: dict) -> str:
         raise
     sha = sha256_file(path)
     write_json({**metadata, "sha256": sha}, path.with_suffix(".json"))
+    _add_to_manifest(path, sha)
     return sha
+
+
+#: Models a folder trusts: ``{file name: sha256}``, written by :func:`save_model`.
+MANIFEST = "MANIFEST.json"
+#: The model file layout this code reads; a model written for another major version is refused.
+MODEL_FORMAT = 1
+_TRUST = {"all": False}
+
+
+def trust_models(trust: bool = True) -> None:
+    """Load models that no manifest vouches for (``--trust-model``), with a warning each."""
+    _TRUST["all"] = bool(trust)
+
+
+def _add_to_manifest(path: Path, sha: str) -> None:
+    man = path.parent / MANIFEST
+    entries = {}
+    if man.is_file():
+        try:
+            entries = json.loads(man.read_text()).get("models", {})
+        except (OSError, ValueError):
+            entries = {}
+    entries[path.name] = sha
+    write_json({"note": "sha256 of the models trained into this folder; a model loads only if it matches "
+                        "(or with --trust-model)", "models": entries}, man)
+
+
+def _check_trusted(path: Path, sha: str) -> None:
+    """Refuse a model file that the folder's manifest does not vouch for, unless trusted."""
+    man = path.parent / MANIFEST
+    try:
+        want = json.loads(man.read_text()).get("models", {}).get(path.name) if man.is_file() else None
+    except (OSError, ValueError):
+        want = None
+    if want == sha:
+        return
+    why = (f"its sha256 {sha[:12]}… differs from the one {man} recorded at training time (changed since?)"
+           if want else f"no {MANIFEST} beside it records it (it was not trained into this folder)")
+    if not _TRUST["all"]:
+        raise ModelMismatchError(f"{path}: refused: {why}. Loading a model file runs code; pass --trust-model "
+                                 "only for a model from a source you trust")
+    import warnings
+    warnings.warn(f"{path}: loading an untrusted model ({why}); loading a model file runs code", stacklevel=3)
+    print(f"warning: {path}: loading an untrusted model ({why}); loading a model file runs code", file=sys.stderr)
 
 
 #: The model files ``train_emo_model.py`` writes into a models folder.
@@ -269,8 +315,12 @@ CLASSIFIER_FILE = "trained_emotion_classifier.joblib"
 def load_model(path, *, config: ExtractorConfig | None = None):
     """Load a model saved by :func:`save_model`.
 
-    With ``config``, refuse (``ModelMismatchError``) a model trained on another extractor
-    configuration or another feature list.
+    A model file is a pickle, and unpickling runs code, so the file's sha256 must match
+    the ``MANIFEST.json`` that training wrote beside it; otherwise it is refused
+    (``ModelMismatchError``) unless :func:`trust_models` was called (``--trust-model``),
+    and then it loads with a warning. With ``config``, also refuse a model trained on
+    another extractor configuration or another feature list, and any model written in
+    another model format.
 
     Returns
     -------
@@ -281,6 +331,8 @@ def load_model(path, *, config: ExtractorConfig | None = None):
     path = Path(path)
     if not path.is_file():
         raise ModelMismatchError(f"{path}: no such model file; train one first (see README)")
+    sha = sha256_file(path)
+    _check_trusted(path, sha)        # before unpickling: loading runs code
     try:
         obj = joblib.load(path)
     except Exception as exc:
@@ -288,7 +340,11 @@ def load_model(path, *, config: ExtractorConfig | None = None):
     if not isinstance(obj, dict) or "pipeline" not in obj or "metadata" not in obj:
         raise ModelMismatchError(f"{path}: not a model saved by this project (no pipeline/metadata)")
     meta = dict(obj["metadata"])
-    meta["sha256"] = sha256_file(path)
+    meta["sha256"] = sha
+    fmt = int(meta.get("model_format", MODEL_FORMAT))
+    if fmt != MODEL_FORMAT:
+        raise ModelMismatchError(f"{path}: written in model format {fmt}, this emotag reads format {MODEL_FORMAT}; "
+                                 "retrain it with this version")
     if config is not None:
         got = meta.get("extractor")
         if got is None or ExtractorConfig.from_dict(got) != config:

@@ -45,6 +45,8 @@ def _run(args):
     from va_query import descriptor_names, open_library
     from va_utils import did_you_mean
     out = Path(args.out)
+    from va_utils import check_not_input
+    check_not_input(out, args.db)
     conn = open_library(args.db)
     try:
         fields = ["valence", "arousal", "emotion_label", "folder"]

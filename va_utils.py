@@ -66,6 +66,14 @@ def show_path(path) -> str:
     return text
 
 
+def check_not_input(out, *inputs) -> None:
+    """Refuse an output path that is one of the inputs (outputs never overwrite inputs)."""
+    o = Path(out).resolve()
+    for p in inputs:
+        if p is not None and Path(p).exists() and Path(p).resolve() == o:
+            raise EmoTagError(f"{out}: this output would overwrite an input; choose another path")
+
+
 def did_you_mean(name: str, choices) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``choices``, else a short list of them."""
     import difflib

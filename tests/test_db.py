@@ -153,3 +153,47 @@ def test_nearest_va_equals_brute_force(tmp_path):
         assert got["path"].iloc[0] == f"/lib/{int(np.argmin(d))}.wav"
     assert len(nearest_va(conn, 0, 0, n + 10)) == n           # asking for more than there are
     conn.close()
+
+
+WRITER_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {tests!r})
+from test_db import _log
+from va_db import connect
+conn = connect({db!r})
+for b in range({batches}):
+    _log(conn, {offset} + b * 20, 20)
+print("done")
+"""
+
+
+def test_two_processes_log_at_once(tmp_path):
+    """Two writer processes on one library, interleaving 25 transactions each: both succeed."""
+    db = tmp_path / "c.db"
+    connect(db).close()
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"),
+                                                                          db=str(db), batches=25, offset=off)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for off in (0, 100_000)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
+    conn = connect(db)
+    c = counts(conn)
+    assert c["audio_files"] == c["predictions"] == c["features"] == 2 * 25 * 20
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_backup_of_a_live_library(tmp_path):
+    import log_predictions_to_db
+    db = tmp_path / "live.db"
+    conn = connect(db)
+    _log(conn, 0, 30)
+    writer = connect(db)
+    writer.execute("BEGIN IMMEDIATE")                      # another writer is mid-transaction during the copy
+    assert log_predictions_to_db.main(["--db", str(db), "--backup", str(tmp_path / "copy.db"), "-q"]) == 0
+    writer.rollback()
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert copy.execute("SELECT COUNT(*) FROM audio_files").fetchone()[0] == 30
+    assert log_predictions_to_db.main(["--db", str(db), "--backup", str(db), "-q"]) == 2   # never onto itself

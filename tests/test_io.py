@@ -115,3 +115,50 @@ def test_model_metadata_mismatch_refused(tmp_path):
     save_model(m, tmp_path / "ok.joblib", metadata={**meta, "extractor": DEFAULT_CONFIG.to_dict()})
     pipe, md = load_model(tmp_path / "ok.joblib", config=DEFAULT_CONFIG)
     assert len(md["sha256"]) == 64 and "library_versions" in md and (tmp_path / "ok.json").is_file()
+
+
+def test_models_load_only_when_the_manifest_vouches_for_them(tmp_path, capsys):
+    """A tampered model, or one from elsewhere, is refused before unpickling; --trust-model
+    loads it with a warning that loading runs code."""
+    import shutil
+
+    from sklearn.dummy import DummyRegressor
+
+    import va_io
+    from va_io import ModelMismatchError, load_model, save_model, trust_models
+    d = tmp_path / "models"
+    p = d / "m.joblib"
+    save_model(DummyRegressor().fit([[0.0]], [1.0]), p, metadata={"name": "m"})
+    assert load_model(p)[1]["name"] == "m"                                   # trained here: loads
+    other = tmp_path / "elsewhere" / "m.joblib"
+    other.parent.mkdir()
+    shutil.copy(p, other)
+    with pytest.raises(ModelMismatchError, match="no MANIFEST.json .* records it.*runs code"):
+        load_model(other)                                                     # no manifest vouches for it
+    p.write_bytes(p.read_bytes() + b"\0")                                    # tampered after training
+    with pytest.raises(ModelMismatchError, match="differs from the one .*MANIFEST.json recorded"):
+        load_model(p)
+    try:
+        trust_models(True)
+        with pytest.warns(UserWarning, match="untrusted model"):
+            assert load_model(other)[1]["name"] == "m"
+        assert "loading a model file runs code" in capsys.readouterr().err
+    finally:
+        trust_models(False)
+    obj_dir = tmp_path / "old"
+    save_model(DummyRegressor().fit([[0.0]], [1.0]), obj_dir / "old.joblib", metadata={"model_format": 99})
+    with pytest.raises(ModelMismatchError, match="model format 99"):
+        load_model(obj_dir / "old.joblib")
+    assert va_io._TRUST["all"] is False
+
+
+def test_features_with_inf_are_refused(tmp_path):
+    from essentia_engine import DEFAULT_CONFIG, feature_names
+    from va_io import read_features, write_csv
+    names = list(feature_names(DEFAULT_CONFIG))
+    df = pd.DataFrame([[f"{i:064x}", f"f{i}.wav", 1.0, 22050, 1] + [0.5] * len(names) for i in range(3)],
+                      columns=["sha256", "path", "duration", "sample_rate", "channels"] + names)
+    df.loc[1, names[5]] = np.inf
+    write_csv(df, tmp_path / "f.csv", config=DEFAULT_CONFIG)
+    with pytest.raises(BadLabelError, match=f"{names[5]}.*(inf|finite)"):
+        read_features(tmp_path / "f.csv", config=DEFAULT_CONFIG)

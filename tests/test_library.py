@@ -100,10 +100,11 @@ def test_new_models_repredict_without_reanalysis(tmp_path, trained_models):
     other = tmp_path / "models2"
     shutil.copytree(models, other)
     import joblib
+
+    from va_io import save_model
     for name in ("trained_valence_model.joblib",):   # a "retrained" model: same pipeline, new file hash
         obj = joblib.load(other / name)
-        obj["metadata"]["created"] = "retrained"
-        joblib.dump(obj, other / name)
+        save_model(obj["pipeline"], other / name, metadata={**obj["metadata"], "created": "retrained"})
     s = run(lib, db, other)
     assert s.analysed == 0 and s.predicted == 4
     assert rows(db)["predictions"] == 8              # one per file and model pair

@@ -135,3 +135,9 @@ def test_like_finds_the_closest_sound(tmp_path, trained_models):
     assert rows[0]["feature_distance"] < rows[1]["feature_distance"]
     own = like(conn, db, lib / "rain.wav", limit=10)                    # a library file: itself left out
     assert len(own) == 5 and not any(r["path"].endswith("rain.wav") for r in own)
+
+
+def test_outputs_never_overwrite_inputs(library):
+    db, _ = library
+    assert query_library.main(["--db", str(db), "--near", "0", "0", "--out", str(db)]) == 2
+    assert open_library(db).execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == N
