@@ -6,7 +6,6 @@ import json
 import os
 
 import pandas as pd
-import pytest
 
 import predict_new_audio
 from extractor import extract_batch
