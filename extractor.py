@@ -78,9 +78,12 @@ def _info(path):
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-        msg = str(exc).split("\n")[0]
+        import re
+        msg = re.sub(r"^Error opening .*?': ", "", str(exc), flags=re.S).split("\n")[0]   # the name is ours to show
         if os.path.getsize(path) == 0:
             msg = "file is empty (0 bytes)"
+        elif "does not exist or is not a regular file" in msg and os.path.isfile(path):
+            msg = "format not recognised (the decoder found no audio stream it can read)"
         raise BadAudioError(f"cannot decode audio: {msg}") from None
     if info.frames <= 0:
         raise BadAudioError("file holds no audio samples")

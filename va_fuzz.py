@@ -69,7 +69,7 @@ def write_one(folder: Path, i: int, kind: str, rng) -> dict:
         expect = "either"
     elif kind == "random_bytes":
         ext = ("wav", "flac", "mp3")[i % 3]
-        p = folder / f"random_{i}.{ext}"
+        p = folder / (f"random_{i}.{ext}" if i % 2 else f"random new\nline ü -{i}.{ext}")   # odd names fail too
         p.write_bytes(rng.integers(0, 256, int(rng.integers(1, 5000)), dtype=np.uint8).tobytes())
         expect = "error"
     elif kind == "empty":
