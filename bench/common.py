@@ -124,18 +124,18 @@ def command(script: str, argv=None) -> str:
     return " ".join(["python", f"bench/{script}", *args])
 
 
-def write_section(name: str, text: str) -> None:
-    """Replace this benchmark's section of ``docs/BENCHMARKS.md`` (appended if absent)."""
+def write_section(name: str, text: str, report: Path = REPORT) -> None:
+    """Replace this benchmark's section of ``report`` (``docs/BENCHMARKS.md``; appended if absent)."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    doc = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
+    doc = report.read_text() if report.exists() else f"# {report.stem.title()}\n"
     block = f"{start}\n{text.rstrip()}\n{end}"
     if start in doc and end in doc:
         doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):]
     else:
         doc = doc.rstrip() + "\n\n" + block + "\n"
-    tmp = REPORT.with_suffix(".tmp")
+    tmp = report.with_suffix(".tmp")
     tmp.write_text(doc)
-    os.replace(tmp, REPORT)
+    os.replace(tmp, report)
 
 
 def verdict(ok: bool) -> str:

@@ -20,18 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, command, machine, run_timed  # noqa: E402
+from common import ROOT, command, machine, run_timed, write_section  # noqa: E402
 
 REPORT = ROOT / "docs" / "RELIABILITY.md"
-
-
-def write_section(text: str) -> None:
-    start, end = "<!-- fuzz:start -->", "<!-- fuzz:end -->"
-    doc = REPORT.read_text() if REPORT.exists() else "# Reliability\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    doc = (doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):]) if start in doc and end in doc \
-        else doc.rstrip() + "\n\n" + block + "\n"
-    REPORT.write_text(doc)
 
 
 def main(argv=None):
@@ -79,7 +70,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if not args.no_report:
-        write_section(text)
+        write_section("fuzz", text, REPORT)
     return 0 if not unaccounted and not hangs else 1
 
 
