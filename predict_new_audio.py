@@ -30,7 +30,8 @@ unchanged are skipped without being opened, renamed or moved files are recognise
 their content hash and not analysed again, and a run stopped by Ctrl-C or kill -9
 continues where it stopped when re-run. --force re-analyses everything. Failures are
 listed in --out-dir/new_audio_errors.csv and in the database's `failures` table, and
-are not retried until the file changes (or --retry-failed).
+are not retried until the file changes (or --retry-failed). With --segments, the
+windows go into the segments table, for every file that has none from these models.
 
 Examples:
   python predict_new_audio.py my_sounds/ extra/door.wav -j 2
@@ -70,7 +71,8 @@ def build_parser():
     ap.add_argument("--eps", type=float, default=1.0, help="softening constant of the descriptor scores (1 = reference method)")
     ap.add_argument("--segments", nargs=2, type=float, metavar=("WIN", "HOP"),
                     help="also predict every WIN-second window, every HOP seconds (e.g. 3 1), into "
-                         "new_audio_segments.csv; each file is decoded and its frames analysed once")
+                         "new_audio_segments.csv (with --db: into the segments table, for files that lack them); "
+                         "each file is decoded and its frames analysed once")
     ap.add_argument("--timelines", type=int, default=10, metavar="N",
                     help="with --segments: draw the valence/arousal timeline of the first N files into "
                          "OUT_DIR/timelines/ (PNG + SVG)")
@@ -159,7 +161,8 @@ def _run_library(args):
     summary = analyse_library(args.paths, db=args.db, models_dir=args.models_dir, config=DEFAULT_CONFIG,
                               batch_size=args.batch_size, chunk_size=args.chunk_size, force=args.force,
                               retry_failed=args.retry_failed, emotion=args.emotion, lexicon=args.lexicon,
-                              pairs=args.pairs, eps=args.eps, progress=show_progress(args), **kw)
+                              pairs=args.pairs, eps=args.eps, progress=show_progress(args),
+                              segments=tuple(args.segments) if args.segments else None, **kw)
     errors_csv = Path(args.out_dir) / OUTPUTS["errors"]
     write_csv(pd.DataFrame([{"path": p, "severity": "error", "message": m} for p, m in summary.failures],
                            columns=["path", "severity", "message"]), errors_csv)
@@ -200,13 +203,10 @@ def predict_segments(paths, models, classifier, lexicon, pairs, *, window, hop, 
 
 
 def _run(args):
-    if args.db:
-        if args.segments:
-            raise EmoTagError("--segments writes new_audio_segments.csv and is not available with --db yet; "
-                              "run without --db, then log_predictions_to_db.py")
-        return _run_library(args)
     if args.segments and not (args.segments[0] > 0 and args.segments[1] > 0):
         raise EmoTagError(f"--segments needs a positive window and hop, got {args.segments[0]} {args.segments[1]}")
+    if args.db:
+        return _run_library(args)
     out_dir = Path(args.out_dir)
     models = load_va_models(args.models_dir)
     classifier = load_emotion_model(args.models_dir)

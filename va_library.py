@@ -57,6 +57,7 @@ class RunSummary:
     failed: int = 0
     skipped_failed: int = 0    # failed before, unchanged since
     removed_paths: int = 0
+    segmented: int = 0         # files whose windows (--segments) were predicted in this run
     audio_seconds: float = 0.0
     seconds: float = 0.0
     failures: list = dataclasses.field(default_factory=list)
@@ -67,6 +68,7 @@ class RunSummary:
                 f"{rt:.0f}x real time), {self.unchanged} unchanged, {self.recognised} recognised by content, "
                 f"{self.predicted} re-predicted, {self.failed} failed"
                 + (f", {self.skipped_failed} failed before and unchanged (--retry-failed)" if self.skipped_failed else "")
+                + (f", {self.segmented} segmented" if self.segmented else "")
                 + f" in {self.seconds:.1f} s")
 
 
@@ -158,7 +160,7 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
                     backend: str = "loky", scheduler=None, cache_dir=None, batch_size: int = 200,
                     chunk_size=None, force: bool = False, retry_failed: bool = False, emotion: str = "auto",
                     lexicon=None, pairs=None, eps: float = 1.0, progress: bool = False,
-                    timeout: float | None = None) -> RunSummary:
+                    timeout: float | None = None, segments=None) -> RunSummary:
     """Bring the database up to date with the audio under ``paths``; see the module docstring.
 
     Parameters
@@ -172,6 +174,10 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
         duplicated).
     batch_size : int
         Files per database transaction.
+    segments : (window, hop) or None
+        Also predict every ``window``-second window, every ``hop`` seconds, into the
+        ``segments`` table, for every scanned file that has no windows from the current
+        models yet (all of them with ``force``).
 
     Returns
     -------
@@ -281,10 +287,49 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
             for k in range(0, len(ok), batch_size):
                 _commit_known(conn, ok[k:k + batch_size], files, shas, in_db, have_pred, fs, (vm, am), predictor,
                               config, summary)
+        if segments:
+            _segments(conn, files, (vm, am), predictor, segments, batch_size, summary,
+                      jobs=jobs, backend=backend, scheduler=scheduler, force=force)
     finally:
         conn.close()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _segments(conn, files, model_ids, predictor, segments, batch_size, summary, *, jobs, backend, scheduler,
+              force):
+    """Per-window predictions of the scanned files that lack them, committed per batch of files."""
+    from predict_new_audio import predict_segments
+    from va_db import log_segments
+    vm, am = model_ids
+    path_fid = dict(ids_for(conn, "SELECT path, file_id FROM audio_paths WHERE path IN ({marks})", list(files)))
+    done = set() if force else {r[0] for r in conn.execute(
+        "SELECT DISTINCT file_id FROM segments WHERE valence_model_id = ? AND arousal_model_id = ?", (vm, am))}
+    todo, seen = [], set()
+    for path, fid in sorted(path_fid.items()):
+        if fid not in done and fid not in seen:
+            seen.add(fid)
+            todo.append(path)
+    if not todo:
+        return
+    predictor._load()
+    sha_of = dict(ids_for(conn, "SELECT path, (SELECT sha256 FROM audio_files WHERE id = audio_paths.file_id) "
+                                "FROM audio_paths WHERE path IN ({marks})", todo))
+    words = None
+    for k in range(0, len(todo), batch_size):
+        part = todo[k:k + batch_size]
+        seg, errors = predict_segments(part, predictor.models, predictor.classifier, predictor.lexicon,
+                                       predictor.pairs, window=segments[0], hop=segments[1],
+                                       emotion=predictor.emotion, eps=predictor.eps, jobs=jobs, backend=backend,
+                                       scheduler=scheduler, shas=sha_of)
+        for e in errors:
+            summary.failures.append((e["path"], e["message"]))
+        if len(seg):
+            words = words or [c for c in seg.columns if c not in (
+                "sha256", "path", "start", "end", "valence", "arousal", "emotion_label", "emotion_confidence",
+                "emotion_source", "top_descriptor")]
+            log_segments(conn, model_ids, seg, words)
+            summary.segmented += seg["sha256"].nunique()
 
 
 def _drop_vanished(conn, paths, files) -> int:

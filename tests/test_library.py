@@ -177,3 +177,17 @@ def test_dask_local_cluster_gives_the_local_features(tmp_path, sound_dir):
     assert [r.ok for r in remote] == [r.ok for r in local] == [True] * (len(paths) - 1) + [False]
     for a, b in zip(local, remote):
         assert (a.features is None and b.features is None) or np.array_equal(a.features, b.features)
+
+
+def test_library_mode_segments_once_per_file(tmp_path, trained_models):
+    models, _ = trained_models
+    lib, db = make_library(tmp_path / "lib", 4, seconds=5.0), tmp_path / "lib.db"
+    first = run(lib, db, models, segments=(3.0, 1.0))
+    assert first.analysed == 4 and first.segmented == 4
+    c = sqlite3.connect(db)
+    assert c.execute("SELECT COUNT(*) FROM segments").fetchone()[0] == 4 * 3          # windows at 0, 1, 2 s
+    c.close()
+    again = run(lib, db, models, segments=(3.0, 1.0))
+    assert again.unchanged == 4 and again.segmented == 0                               # nothing done twice
+    plain = run(lib, db, models)
+    assert plain.segmented == 0
