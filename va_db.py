@@ -5,6 +5,8 @@ write through :func:`log_batch`, which commits one transaction per batch of file
 crash or ``kill -9`` leaves the database as it was before that batch. Every statement
 is parameterised; no SQL is built from user input.
 
+Queries of the library by feeling live in ``va_query``.
+
 Schema (foreign keys on)::
 
     audio_files(id, sha256 UNIQUE, path, duration, sample_rate, channels, corpus, group_id, added_at)
@@ -409,45 +411,3 @@ def human_label_targets(conn) -> pd.DataFrame:
     """Numeric human labels (long format: file_id, descriptor, value)."""
     return pd.read_sql_query("SELECT file_id, name AS descriptor, value FROM labels WHERE value IS NOT NULL "
                              "AND source = 'human'", conn)
-
-
-def latest_model_pair(conn):
-    """``(valence_model_id, arousal_model_id)`` of the most recent prediction, or None."""
-    return conn.execute("SELECT valence_model_id, arousal_model_id FROM predictions ORDER BY id DESC LIMIT 1").fetchone()
-
-
-def nearest_va(conn, valence: float, arousal: float, k: int = 20, model_ids=None) -> pd.DataFrame:
-    """The ``k`` files nearest to ``(valence, arousal)`` (Euclidean), nearest first.
-
-    Searches a growing box around the point through the ``(valence, arousal)`` index and
-    stops once the box holds ``k`` files and the ``k``-th distance fits inside it, so a
-    query reads a few thousand rows of a 100,000-file library instead of all of them.
-    ``model_ids`` picks the model pair (default: that of the most recent prediction).
-
-    Returns
-    -------
-    DataFrame with ``file_id, path, valence, arousal, distance``.
-    """
-    cols = ["file_id", "path", "valence", "arousal", "distance"]
-    pair = tuple(model_ids) if model_ids is not None else latest_model_pair(conn)
-    if pair is None or k < 1:
-        return pd.DataFrame(columns=cols)
-    r = 0.05
-    while True:
-        rows = conn.execute(
-            "SELECT file_id, valence, arousal FROM predictions WHERE valence BETWEEN ? AND ? "
-            "AND arousal BETWEEN ? AND ? AND valence_model_id = ? AND arousal_model_id = ?",
-            (valence - r, valence + r, arousal - r, arousal + r, *pair)).fetchall()
-        if rows:
-            a = np.asarray(rows, dtype=float)
-            d = np.hypot(a[:, 1] - valence, a[:, 2] - arousal)
-            order = np.argsort(d, kind="stable")[:k]
-            if (len(rows) >= k and d[order[-1]] <= r) or r > 3.0:
-                break
-        elif r > 3.0:
-            return pd.DataFrame(columns=cols)
-        r *= 2
-    fids = [int(a[i, 0]) for i in order]
-    paths = dict(ids_for(conn, "SELECT id, path FROM audio_files WHERE id IN ({marks})", fids))
-    return pd.DataFrame({"file_id": fids, "path": [paths[f] for f in fids], "valence": a[order, 1],
-                         "arousal": a[order, 2], "distance": d[order]})

@@ -11,7 +11,7 @@ stereo 16-bit WAV of ``--seconds`` each) and times, through the real command lin
 
 Then, on a fresh database, the logging throughput of ``va_db.log_batch`` for
 ``--log-rows`` synthetic files with features, predictions and 30 descriptor scores
-(target >= 5,000 files/s), and ``va_db.nearest_va`` top-20 queries at that size
+(target >= 5,000 files/s), and ``va_query.find(near=...)`` top-20 queries at that size
 (target < 50 ms). Writes audio and databases into ``--work`` and its section of
 ``docs/BENCHMARKS.md``.
 
@@ -75,17 +75,18 @@ def logging_and_queries(work: Path, n: int, queries: int, batch: int | None = No
         t_log += time.perf_counter() - t
     times = []
     qs = rng.uniform(-1, 1, (queries, 2))
-    va_db.nearest_va(conn, 0.0, 0.0, 20)  # warm the page cache
+    from va_query import find
+    find(conn, near=(0.0, 0.0), limit=20)  # warm the page cache
     for v, a in qs:
         t = time.perf_counter()
-        res = va_db.nearest_va(conn, float(v), float(a), 20)
+        res = find(conn, near=(float(v), float(a)), limit=20)
         times.append(time.perf_counter() - t)
         assert len(res) == 20
     # the answer is the brute-force answer
     allp = np.asarray(conn.execute("SELECT valence, arousal FROM predictions").fetchall())
     v, a = qs[0]
     brute = np.sort(np.hypot(allp[:, 0] - v, allp[:, 1] - a))[:20]
-    assert np.allclose(np.sort(va_db.nearest_va(conn, float(v), float(a), 20)["distance"]), brute)
+    assert np.allclose(sorted(r["distance"] for r in find(conn, near=(float(v), float(a)), limit=20)), brute)
     size_mb = db.stat().st_size / 2**20
     conn.close()
     return n / t_log, np.median(times) * 1000, np.percentile(times, 95) * 1000, size_mb, batch
@@ -191,7 +192,7 @@ def main(argv=None):
         f"Logging is `va_db.log_batch` in transactions of {log_batch_size:,} files (`va_db.BULK_BATCH`, the default "
         "of `log_predictions_to_db.py`); the time counts the database calls only, not the making of the synthetic "
         "rows. "
-        f"The {args.log_rows:,}-file logging database is {size_mb:.0f} MB. The query is `va_db.nearest_va` (a box search "
+        f"The {args.log_rows:,}-file logging database is {size_mb:.0f} MB. The query is `va_query.find(near=...)` (a box search "
         "through the `(valence, arousal)` index, checked against brute force), timed over "
         f"{args.queries} random points after one warm-up query.",
     ]

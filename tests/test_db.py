@@ -135,26 +135,6 @@ def test_emotion_columns_written_and_old_libraries_upgraded(tmp_path):
     assert conn.execute("SELECT value FROM schema_info WHERE key = 'version'").fetchone()[0] == str(va_db.SCHEMA_VERSION)
 
 
-def test_nearest_va_equals_brute_force(tmp_path):
-    from va_db import connect, log_batch, nearest_va, register_model
-    rng = np.random.default_rng(0)
-    conn = connect(tmp_path / "n.db")
-    with conn:
-        vm = register_model(conn, "v" * 64, {"name": "v", "kind": "va"})
-        am = register_model(conn, "a" * 64, {"name": "a", "kind": "va"})
-    n = 3000
-    va = np.clip(rng.normal(0.3, 0.3, (n, 2)), -1, 1)       # clustered, as real libraries are
-    files = pd.DataFrame({"sha256": [f"{i:064x}" for i in range(n)], "path": [f"/lib/{i}.wav" for i in range(n)]})
-    log_batch(conn, files=files, predictions=pd.DataFrame(va, columns=["valence", "arousal"]), model_ids=(vm, am))
-    for v, a, k in [(0.3, 0.3, 20), (-0.95, 0.9, 20), (1.0, -1.0, 5), (0.0, 0.0, 1)]:
-        got = nearest_va(conn, v, a, k)
-        d = np.hypot(va[:, 0] - v, va[:, 1] - a)
-        assert np.allclose(got["distance"], np.sort(d)[:k])
-        assert got["path"].iloc[0] == f"/lib/{int(np.argmin(d))}.wav"
-    assert len(nearest_va(conn, 0, 0, n + 10)) == n           # asking for more than there are
-    conn.close()
-
-
 WRITER_SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})

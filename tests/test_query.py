@@ -141,3 +141,22 @@ def test_outputs_never_overwrite_inputs(library):
     db, _ = library
     assert query_library.main(["--db", str(db), "--near", "0", "0", "--out", str(db)]) == 2
     assert open_library(db).execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == N
+
+
+def test_near_on_a_clustered_library_and_more_than_there_are(tmp_path):
+    rng = np.random.default_rng(0)
+    conn = connect(tmp_path / "n.db")
+    with conn:
+        vm = register_model(conn, "v" * 64, {"name": "v", "kind": "va"})
+        am = register_model(conn, "a" * 64, {"name": "a", "kind": "va"})
+    n = 3000
+    va = np.clip(rng.normal(0.3, 0.3, (n, 2)), -1, 1)       # clustered, as real libraries are
+    files = pd.DataFrame({"sha256": [f"{i:064x}" for i in range(n)], "path": [f"/lib/{i}.wav" for i in range(n)]})
+    log_batch(conn, files=files, predictions=pd.DataFrame(va, columns=["valence", "arousal"]), model_ids=(vm, am))
+    for v, a, k in [(0.3, 0.3, 20), (-0.95, 0.9, 20), (1.0, -1.0, 5), (0.0, 0.0, 1)]:
+        got = pd.DataFrame(find(conn, near=(v, a), limit=k))
+        d = np.hypot(va[:, 0] - v, va[:, 1] - a)
+        assert np.allclose(got["distance"], np.sort(d)[:k])
+        assert got["path"].iloc[0] == f"/lib/{int(np.argmin(d))}.wav"
+    assert len(find(conn, near=(0, 0), limit=n + 10)) == n     # asking for more than there are
+    conn.close()
