@@ -49,7 +49,7 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
             if i is not None:
                 scores[col[w]][i] = int(round(100 * s))
     html_dir = Path(html_dir).resolve()
-    folders, labels, folder_idx, label_idx, names, srcs = [], [], [], [], [], []
+    folder_idx, label_idx, names, srcs = [], [], [], []
     fpos, lpos = {}, {}
     for _, path, *_rest in rows:
         folder = os.path.dirname(path) or "."
@@ -71,9 +71,6 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
         links = [[a, b] for a, b in zip(pairs["word_a"], pairs["word_b"])]
     traj = {}
     if rows:
-        by_file = {}
-        for pid, path, *_ in rows:
-            by_file.setdefault(path, index[pid])
         fid_row = {fid: index[pid] for pid, fid in conn.execute(
             "SELECT id, file_id FROM predictions WHERE valence_model_id = ? AND arousal_model_id = ?", pair)
             if pid in index}
