@@ -19,39 +19,40 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== 1/10 synthesise the demo folder"
+	@echo "== 1/9 synthesise 16 demo sounds (our own code; no downloads)"
 	$(RUN) synth_audio.py $(DEMO)/audio --n 16 --seconds 4
-	@echo "== 2/10 retrain valence/arousal models from the shipped feature tables"
+	@echo "== 2/9 retrain the valence/arousal models and the emotion classifier from the shipped feature tables (grouped nested CV)"
 	$(RUN) train_emo_model.py --features data/out_Valence.csv data/out_Arousal.csv --out-dir $(DEMO) --models-dir $(MODELS) -j 2
-	@echo "== 3/10 predict the demo folder"
+	@echo "== 3/9 predict the demo folder"
 	$(RUN) predict_new_audio.py $(DEMO)/audio --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --no-cache
-	@echo "== 4/10 log predictions and the training corpus into the database"
+	@echo "== 4/9 log the predictions and the training corpus into the library"
 	$(RUN) log_predictions_to_db.py --in-dir $(DEMO) --models-dir $(MODELS) --db $(DB) --corpus data/out_Valence.csv --labels data/out_labels.csv
-	@echo "== 5/10 train descriptor models"
+	@echo "== 5/9 train a model for every descriptor (VA-derived words and the human GEMS ratings)"
 	$(RUN) train_and_visualize_all_descriptors.py --db $(DB) --models-dir $(MODELS) --out-dir $(DEMO) -j 2
-	@echo "== 6/10 batch descriptor prediction"
+	@echo "== 6/9 predict every descriptor model for the folder, and describe one file"
 	$(RUN) predict_batch_descriptor.py $(DEMO)/audio --models-dir $(MODELS) --db $(DB) --log-db --out $(DEMO)/batch_descriptor_predictions.csv -j 2 --no-cache
-	@echo "== 7/10 describe one file"
 	$(RUN) predict_descriptor_value.py $(DEMO)/audio/05_siren.wav --models-dir $(MODELS) --descriptor soothing alarming calm chaotic calmness tension --no-cache
-	@echo "== 8/10 figures"
+	@echo "== 7/9 figures and the interactive map"
 	$(RUN) va_visualize_descriptors.py --db $(DB) --out-dir $(DEMO)/figures
-	@echo "== 9/10 interactive map (open it in a browser; click a point to play it)"
 	$(RUN) va_map.py --db $(DB) --out $(DEMO)/va_map.html
-	@echo "== 10/10 recommend sounds that fit a reference (here: the chime), and its emotion over time"
+	@echo "== 8/9 recommend library sounds that fit a reference (the chime)"
 	$(RUN) recommend.py $(DEMO)/audio/03_chime.flac --db $(DB) --models-dir $(MODELS) --limit 3
+	@echo "== 9/9 emotion over time (3 s windows, 1 s hop) of two files"
 	$(RUN) predict_new_audio.py $(DEMO)/audio/05_siren.wav $(DEMO)/audio/03_chime.flac --segments 3 1 --out-dir $(DEMO)/segments --models-dir $(MODELS) --no-cache -q
 	@echo
-	@echo "Demo outputs:"
-	@echo "  audio             $(DEMO)/audio/"
-	@echo "  VA models + CV    $(MODELS)/trained_*_model.joblib, $(DEMO)/cv_report.csv, $(DEMO)/cv_predicted_vs_true.png"
-	@echo "  predictions       $(DEMO)/new_audio_predicted_va.csv, $(DEMO)/new_audio_descriptor_scores.csv"
-	@echo "  database          $(DB)"
-	@echo "  descriptor models $(MODELS)/descriptors/, $(DEMO)/descriptor_cv_summary.csv, $(DEMO)/descriptor_models_grid.png"
-	@echo "  batch predictions $(DEMO)/batch_descriptor_predictions.csv"
-	@echo "  figures           $(DEMO)/figures/"
-	@echo "  interactive map   $(DEMO)/va_map.html"
-	@echo "  emotion over time $(DEMO)/segments/new_audio_segments.csv, $(DEMO)/segments/timelines/"
-	@echo "  query it          $(RUN) query_library.py --db $(DB) --near 0.5 -0.5 --limit 5"
+	@echo "==================================================================== done"
+	@echo "The three most alarming demo sounds (VA-derived score):"
+	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --descriptor alarming --min 0 --limit 3
+	@echo
+	@echo "The three most soothing:"
+	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --descriptor soothing --min 0 --limit 3
+	@echo
+	@echo "The map: $(DEMO)/va_map.html (hover a point; click it to play the sound). Open it with"
+	@echo "  xdg-open $(DEMO)/va_map.html        (macOS: open $(DEMO)/va_map.html)"
+	@echo "or serve it:  $(RUN) -m http.server --directory $(DEMO) 8000   then browse http://localhost:8000/va_map.html"
+	@echo "Everything else is in $(DEMO)/: predictions (new_audio_*.csv), the library ($(notdir $(DB))),"
+	@echo "  models (models/), CV reports (cv_*.csv, descriptor_cv_summary.csv), figures/ and segments/timelines/."
+	@echo "Search it:    $(RUN) query_library.py --db $(DB) --near 0.5 -0.5 --limit 5"
 
 test: $(STAMP) browser
 	$(RUN) -m pytest

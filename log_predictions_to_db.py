@@ -27,10 +27,9 @@ from pathlib import Path
 import pandas as pd
 
 from essentia_engine import DEFAULT_CONFIG, feature_names
-from predict_new_audio import OUTPUTS
 from va_cli import add_common_args, exit_main, parser, run_main, show_progress
 from va_db import BULK_BATCH, connect, counts, log_batch, log_segments, register_model
-from va_io import read_csv, read_descriptor_scores, read_features, read_predictions, read_training_table
+from va_io import OUTPUTS, read_csv, read_descriptor_scores, read_features, read_predictions, read_training_table
 from va_utils import DEFAULT_OUT_DIR, BadLabelError, log
 
 

@@ -3,9 +3,11 @@
 Reads a full NRC-VAD copy (which must not be committed: its licence forbids
 redistribution) and ``data/descriptor_pairs.csv``; writes only the rows for the
 descriptor words, the RAVDESS category words and the GEMS words. Run it again after
-editing the pairs file::
+editing the pairs file.
 
-    python make_descriptor_lexicon.py ../shared/lexicon/NRC-VAD-Lexicon-v2.1/NRC-VAD-Lexicon-v2.1.txt
+Examples:
+  python make_descriptor_lexicon.py ../shared/lexicon/NRC-VAD-Lexicon-v2.1/NRC-VAD-Lexicon-v2.1.txt
+  python make_descriptor_lexicon.py ~/lexica/NRC-VAD-Lexicon-v2.1 --pairs my_pairs.csv --out my_lexicon.csv
 """
 from __future__ import annotations
 

@@ -2,15 +2,18 @@
 
 Not a pipeline stage: ``va_baselines.run_peer`` calls it under an interpreter that has
 ``essentia-tensorflow`` (``make peer-env`` creates ``.venv-peer``), because that package
-conflicts with plain ``essentia``. It imports only numpy and Essentia.
+conflicts with plain ``essentia``. Besides the standard library and ``va_cli`` (for its
+help layout), it imports only numpy and Essentia.
 
 Reads a model folder (``msd-musicnn-1.pb``, ``deam-musicnn-msd-1.pb``,
 ``emomusic-musicnn-msd-1.pb``) and a text file of audio paths, one per line. Writes one
 JSON object per file to OUT (``path`` and ``deam_valence, deam_arousal,
 emomusic_valence, emomusic_arousal`` on the heads' 1..9 scale, averaged over time, or
-``error``)::
+``error``).
 
-    .venv-peer/bin/python peer_musicnn.py ../shared/peers/essentia-musicnn files.txt out.jsonl
+Examples:
+  .venv-peer/bin/python peer_musicnn.py ../shared/peers/essentia-musicnn files.txt out.jsonl
+  python peer_musicnn.py /opt/models/essentia-musicnn emotify_paths.txt /tmp/peer.jsonl
 """
 import json
 import sys
@@ -18,11 +21,13 @@ from pathlib import Path
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    model_dir, list_file, out_file = (Path(a) for a in argv)
+    from va_cli import parser
+    ap = parser(__doc__)
+    ap.add_argument("model_dir", metavar="MODEL_DIR", help="folder of the three MusiCNN .pb graphs")
+    ap.add_argument("list_file", metavar="PATHS.txt", help="audio paths, one per line")
+    ap.add_argument("out_file", metavar="OUT", help="JSON lines to write, one object per file")
+    args = ap.parse_args(argv)
+    model_dir, list_file, out_file = Path(args.model_dir), Path(args.list_file), Path(args.out_file)
     import numpy as np
     import essentia
     essentia.log.infoActive = False

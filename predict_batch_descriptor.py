@@ -24,7 +24,8 @@ from essentia_engine import DEFAULT_CONFIG
 from extractor import extract_batch
 from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_db import connect, log_descriptor_predictions, register_model
-from va_io import load_descriptor_models, predict_descriptors, write_csv
+from va_inference import ModelSet, load_emotion_model, predict_emotion
+from va_io import write_csv
 from va_utils import DEFAULT_OUT_DIR, EmoTagError, find_audio_files, log, show_path
 
 
@@ -43,7 +44,8 @@ def main(argv=None):
 
 
 def _run(args):
-    models = load_descriptor_models(args.models_dir, args.descriptor, config=DEFAULT_CONFIG)
+    model_set = ModelSet(args.models_dir, emotion="classifier")
+    models = model_set.descriptor_models(args.descriptor)
     if not models:
         raise EmoTagError(f"no descriptor models in {Path(args.models_dir) / 'descriptors'}; "
                           "run train_and_visualize_all_descriptors.py first")
@@ -58,10 +60,9 @@ def _run(args):
     good = [r for r in results if r.ok]
     X = np.vstack([r.features for r in good]) if good else np.zeros((0, 1))
     meta = pd.DataFrame({"sha256": [r.sha256 for r in good], "path": [r.path for r in good]})
-    preds = predict_descriptors(models, X) if good else pd.DataFrame(columns=list(models))
-    from predict_new_audio import load_emotion_model, predict_emotion
-    clf = load_emotion_model(args.models_dir)
-    emo = predict_emotion(clf, X, None, source="classifier") if (clf is not None and good) else None  # no VA here
+    preds = model_set.predict_descriptors(X, list(models)) if good else pd.DataFrame(columns=list(models))
+    clf = load_emotion_model(args.models_dir)   # the classifier alone: this stage makes no VA predictions
+    emo = predict_emotion(clf, X, None, source="classifier") if (clf is not None and good) else None
     write_csv(pd.concat([meta] + ([emo] if emo is not None else []) + [preds], axis=1), args.out)
     if args.log_db and good:
         conn = connect(args.db)

@@ -16,11 +16,8 @@ import json
 
 from essentia_engine import DEFAULT_CONFIG
 from extractor import extract_file
-from predict_new_audio import load_emotion_model, load_va_models, predict_emotion, predict_va
-from va_analyzer import descriptor_scores
 from va_cli import add_common_args, cache_dir, exit_main, parser, run_main
-from va_data_loader import load_descriptor_pairs, load_lexicon
-from va_io import load_descriptor_models, predict_descriptors
+from va_inference import ModelSet
 from va_utils import EmoTagError, did_you_mean
 
 
@@ -44,23 +41,20 @@ def main(argv=None):
 
 def describe(path, *, models_dir, descriptors=None, lexicon=None, pairs=None, cache=None, emotion="auto") -> dict:
     """All predictions for one file as a dict (see the module docstring)."""
-    va_models = load_va_models(models_dir)
+    models = ModelSet(models_dir, emotion=emotion, lexicon=lexicon, pairs=pairs).load()
     res = extract_file(path, config=DEFAULT_CONFIG, cache_dir=cache)
     X = res.features[None, :]
-    va_df = predict_va(va_models, X)
-    va = va_df.iloc[0]
-    lexicon = load_lexicon(lexicon) if lexicon else load_lexicon()
-    emo = predict_emotion(load_emotion_model(models_dir), X, va_df, source=emotion, lexicon=lexicon).iloc[0]
-    pairs = load_descriptor_pairs(pairs, lexicon=lexicon)
-    scores = descriptor_scores([va["valence"]], [va["arousal"]], pairs=pairs, lexicon=lexicon).iloc[0]
-    dmodels = load_descriptor_models(models_dir, None, config=DEFAULT_CONFIG)
+    pred, scores = models.predict(X)
+    va = emo = pred.iloc[0]
+    scores = scores.iloc[0]
+    dmodels = models.descriptor_models()
     if descriptors:
         unknown = [d for d in descriptors if d not in scores.index and d not in dmodels]
         if unknown:
             raise EmoTagError(f"unknown descriptor {unknown[0]!r}" + did_you_mean(unknown[0], list(scores.index) + list(dmodels)))
         scores = scores[[d for d in descriptors if d in scores.index]]
         dmodels = {k: v for k, v in dmodels.items() if k in descriptors}
-    model_preds = predict_descriptors(dmodels, X).iloc[0] if dmodels else {}
+    model_preds = models.predict_descriptors(X, list(dmodels)).iloc[0] if dmodels else {}
     return {"file": str(path), "sha256": res.sha256, "duration": res.duration, "warnings": res.warnings,
             "valence": float(va["valence"]), "arousal": float(va["arousal"]),
             "emotion_label": str(emo["emotion_label"]), "emotion_confidence": round(float(emo["emotion_confidence"]), 4),

@@ -48,15 +48,10 @@ import pandas as pd
 
 from essentia_engine import DEFAULT_CONFIG, feature_names
 from extractor import extract_batch
-from va_analyzer import descriptor_scores
 from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
-from va_data_loader import load_descriptor_pairs, load_lexicon
-from va_io import FEATURE_META_COLUMNS, load_model, write_csv
+from va_inference import ModelSet
+from va_io import FEATURE_META_COLUMNS, OUTPUTS, write_csv
 from va_utils import EmoTagError, find_audio_files, log, show_path
-
-OUTPUTS = {"features": "new_audio_features_raw.csv", "va": "new_audio_predicted_va.csv",
-           "scores": "new_audio_descriptor_scores.csv", "errors": "new_audio_errors.csv",
-           "segments": "new_audio_segments.csv"}
 
 
 def build_parser():
@@ -92,67 +87,6 @@ def main(argv=None):
     return run_main(_run, build_parser(), argv)
 
 
-def load_va_models(models_dir, config=DEFAULT_CONFIG):
-    """The valence and arousal models of ``models_dir``, checked against ``config``."""
-    from va_io import MODEL_FILES
-    return {t: load_model(Path(models_dir) / f, config=config) for t, f in MODEL_FILES.items()}
-
-
-def predict_va(models, X: np.ndarray) -> pd.DataFrame:
-    """Valence and arousal for a feature matrix, clipped to [-1, 1]."""
-    return pd.DataFrame({t: np.clip(models[t][0].predict(X), -1.0, 1.0) for t in ("valence", "arousal")})
-
-
-def load_emotion_model(models_dir, config=DEFAULT_CONFIG):
-    """The 8-class emotion classifier of ``models_dir`` as ``(pipeline, metadata)``, or None."""
-    from va_io import CLASSIFIER_FILE
-    p = Path(models_dir) / CLASSIFIER_FILE
-    return load_model(p, config=config) if p.is_file() else None
-
-
-def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame, *, source: str = "auto",
-                    lexicon=None) -> pd.DataFrame:
-    """``emotion_label, emotion_confidence, emotion_source`` for each row of ``X``.
-
-    ``source="classifier"`` uses the 8-class model (confidence: its class probability);
-    ``"va"`` maps the predicted valence/arousal onto the nearest category word
-    (:func:`va_analyzer.nearest_category`); ``"auto"`` uses the classifier for files that
-    resemble its training data (speech) and the VA mapping for the others. Resemblance is
-    the classifier's ``domain_gate``: the share of standardised features beyond ±5 must
-    not exceed the largest share seen among its training files.
-    """
-    from va_analyzer import nearest_category
-    if source not in ("auto", "classifier", "va"):
-        raise EmoTagError(f"emotion source must be auto, classifier or va, got {source!r}")
-    if source == "classifier" and classifier is None:
-        raise EmoTagError("no emotion classifier in the models folder; train one with train_emo_model.py --ravdess, "
-                          "or use --emotion va")
-    if len(X) == 0:
-        return pd.DataFrame({"emotion_label": [], "emotion_confidence": [], "emotion_source": []})
-    use = np.zeros(len(X), dtype=bool)
-    if source in ("auto", "classifier") and classifier is not None:
-        use[:] = True
-        gate = classifier[1].get("domain_gate")
-        if source == "auto" and gate:
-            share = (np.abs(classifier[0][:-1].transform(X)) > gate["z"]).mean(axis=1)
-            use = share <= gate["max_share"]
-    out = pd.DataFrame({"emotion_label": pd.Series([None] * len(X), dtype=object),
-                        "emotion_confidence": np.nan, "emotion_source": "va-nearest"})
-    if use.any():
-        P = classifier[0].predict_proba(X[use])
-        k = P.argmax(axis=1)
-        out.loc[use, "emotion_label"] = classifier[0].classes_[k]
-        out.loc[use, "emotion_confidence"] = P[np.arange(len(k)), k]
-        out.loc[use, "emotion_source"] = "classifier"
-    if (~use).any():
-        if va is None:
-            raise EmoTagError("the VA mapping needs valence/arousal predictions")
-        near = nearest_category(np.asarray(va["valence"])[~use], np.asarray(va["arousal"])[~use], lexicon=lexicon)
-        out.loc[~use, "emotion_label"] = near["emotion_label"].to_numpy()
-        out.loc[~use, "emotion_confidence"] = near["emotion_confidence"].to_numpy()
-    return out
-
-
 def _run_library(args):
     from va_library import analyse_library
     if args.batch_size < 1:
@@ -175,43 +109,14 @@ def _run_library(args):
     return 0
 
 
-def predict_segments(paths, models, classifier, lexicon, pairs, *, window, hop, emotion="auto", eps=1.0,
-                     jobs=1, backend="loky", scheduler=None, shas=None):
-    """Per-window predictions of many files; returns ``(segments DataFrame, errors list)``."""
-    from extractor import iter_segments
-    frames, errors = [], []
-    shas = shas or {}
-    for i, res, err in iter_segments(paths, config=DEFAULT_CONFIG, window=window, hop=hop, jobs=jobs,
-                                     backend=backend, scheduler=scheduler):
-        path = str(paths[i])
-        if err:
-            log.error("%s: segments: %s", path, err)
-            errors.append({"path": path, "severity": "error", "message": f"segments: {err}"})
-            continue
-        starts, ends, X = res
-        va = predict_va(models, X)
-        emo = predict_emotion(classifier, X, va, source=emotion, lexicon=lexicon)
-        scores = descriptor_scores(va["valence"], va["arousal"], pairs=pairs, lexicon=lexicon, eps=eps)
-        top = scores.idxmax(axis=1)
-        frames.append(pd.concat([pd.DataFrame({"sha256": shas.get(path, ""), "path": path, "start": starts,
-                                               "end": ends}), va, emo,
-                                 pd.DataFrame({"top_descriptor": top.to_numpy()}), scores], axis=1))
-    cols = ["sha256", "path", "start", "end", "valence", "arousal", "emotion_label", "emotion_confidence",
-            "emotion_source", "top_descriptor"]
-    seg = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-    return seg, errors
-
-
 def _run(args):
     if args.segments and not (args.segments[0] > 0 and args.segments[1] > 0):
         raise EmoTagError(f"--segments needs a positive window and hop, got {args.segments[0]} {args.segments[1]}")
     if args.db:
         return _run_library(args)
     out_dir = Path(args.out_dir)
-    models = load_va_models(args.models_dir)
-    classifier = load_emotion_model(args.models_dir)
-    lexicon = load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
-    pairs = load_descriptor_pairs(args.pairs, lexicon=lexicon)
+    models = ModelSet(args.models_dir, emotion=args.emotion, lexicon=args.lexicon, pairs=args.pairs,
+                      eps=args.eps).load()
     files, problems = find_audio_files(args.paths)
     errors = [{"path": p, "severity": "error", "message": m} for p, m in problems]
     for p, m in problems:
@@ -236,23 +141,21 @@ def _run(args):
                         columns=FEATURE_META_COLUMNS)
     X = np.vstack([r.features for r in good]) if good else np.zeros((0, len(names)))
     feats = pd.concat([meta, pd.DataFrame(X, columns=names)], axis=1)
-    va = predict_va(models, X) if good else pd.DataFrame({"valence": [], "arousal": []})
-    pred = pd.concat([meta[["sha256", "path"]], va], axis=1)
-    pred["valence_model"] = models["valence"][1]["sha256"]
-    pred["arousal_model"] = models["arousal"][1]["sha256"]
-    emo = predict_emotion(classifier, X, va, source=args.emotion, lexicon=lexicon)
-    pred = pd.concat([pred, emo], axis=1)
-    scores = descriptor_scores(va["valence"], va["arousal"], pairs=pairs, lexicon=lexicon, eps=args.eps)
+    pva, scores = models.predict(X)
+    hashes = models.model_hashes
+    pred = pd.concat([meta[["sha256", "path"]], pva[["valence", "arousal"]]], axis=1)
+    pred["valence_model"] = hashes["valence"]
+    pred["arousal_model"] = hashes["arousal"]
+    pred = pd.concat([pred, pva.drop(columns=["valence", "arousal"])], axis=1)
     scores = pd.concat([meta[["sha256", "path"]], scores], axis=1)
     if args.segments:
-        seg, seg_errors = predict_segments([r.path for r in good], models, classifier, lexicon, pairs,
-                                           window=args.segments[0], hop=args.segments[1], emotion=args.emotion,
-                                           eps=args.eps, shas={r.path: r.sha256 for r in good},
-                                           **{k: v for k, v in extraction_args(args).items()
-                                              if k not in ("cache_dir", "timeout")})
+        seg, seg_errors = models.predict_segments([r.path for r in good], window=args.segments[0],
+                                                  hop=args.segments[1], shas={r.path: r.sha256 for r in good},
+                                                  **{k: v for k, v in extraction_args(args).items()
+                                                     if k not in ("cache_dir", "timeout")})
         errors.extend(seg_errors)
-        seg["valence_model"] = models["valence"][1]["sha256"]
-        seg["arousal_model"] = models["arousal"][1]["sha256"]
+        seg["valence_model"] = hashes["valence"]
+        seg["arousal_model"] = hashes["arousal"]
         write_csv(seg, out_dir / OUTPUTS["segments"], window=args.segments[0], hop=args.segments[1])
         if args.timelines > 0 and len(seg):
             from va_plotter import plot_timeline

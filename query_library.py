@@ -30,40 +30,16 @@ Examples:
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-from va_cli import add_common_args, exit_main, parser, run_main
+from va_cli import add_common_args, add_descriptor_filter, descriptor_filter, exit_main, parser, run_main
 from va_utils import EmoTagError
-
-
-class _DescriptorAction(argparse.Action):
-    """``--descriptor NAME`` opens a (name, min) pair; ``--min X`` sets the last one's minimum."""
-
-    def __call__(self, ap, ns, value, option=None):
-        pairs = list(getattr(ns, "descriptors", None) or [])
-        if option == "--descriptor":
-            pairs.append([value, None])
-        else:
-            if not pairs or pairs[-1][1] is not None:
-                raise argparse.ArgumentError(self, "--min must follow a --descriptor NAME")
-            try:
-                x = float(value)
-            except ValueError:
-                raise argparse.ArgumentError(self, f"--min needs a number in 0..1, got {value!r}") from None
-            if not 0 <= x <= 1:
-                raise argparse.ArgumentError(self, f"--min needs a number in 0..1, got {value}")
-            pairs[-1][1] = x
-        ns.descriptors = pairs
 
 
 def build_parser():
     ap = parser(__doc__)
     ap.add_argument("--near", nargs=2, type=float, metavar=("V", "A"), help="nearest to this valence and arousal")
-    ap.add_argument("--descriptor", dest="descriptors", action=_DescriptorAction, metavar="NAME",
-                    help="a descriptor whose score must reach the following --min (default 0.5)")
-    ap.add_argument("--min", dest="descriptors", action=_DescriptorAction, metavar="X",
-                    help="the minimum score (0..1) of the preceding --descriptor")
+    add_descriptor_filter(ap)
     ap.add_argument("--label", action="append", default=[], metavar="NAME", help="emotion label (repeatable: any of)")
     ap.add_argument("--like", metavar="FILE", help="files that sound like FILE (nearest in feature space)")
     ap.add_argument("--under", metavar="FOLDER", help="only files inside this folder")
@@ -88,7 +64,7 @@ def main(argv=None):
 
 def _run(args):
     from va_query import FORMATS, find, like, open_library
-    descriptors = [(n, 0.5 if lo is None else lo) for n, lo in (args.descriptors or [])]
+    descriptors = descriptor_filter(args)
     if args.near and args.like:
         raise EmoTagError("--near and --like each set the order; use one of them")
     if args.near and not all(-1 <= x <= 1 for x in args.near):

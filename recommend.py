@@ -24,8 +24,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from query_library import _DescriptorAction
-from va_cli import add_common_args, exit_main, parser, run_main
+from va_cli import add_common_args, add_descriptor_filter, descriptor_filter, exit_main, parser, run_main
 from va_utils import EmoTagError
 
 MUSIC_FOLDERS = {"music", "songs", "song", "tracks", "score", "scores", "soundtrack", "soundtracks"}
@@ -38,10 +37,7 @@ def build_parser():
     ap.add_argument("--for", dest="kind", choices=("music", "sfx", "any"), default="any", help="what to recommend")
     ap.add_argument("--segment", nargs=2, type=float, metavar=("START", "END"),
                     help="use only this part of the reference (seconds)")
-    ap.add_argument("--descriptor", dest="descriptors", action=_DescriptorAction, metavar="NAME",
-                    help="a descriptor whose score must reach the following --min (default 0.5)")
-    ap.add_argument("--min", dest="descriptors", action=_DescriptorAction, metavar="X",
-                    help="the minimum score (0..1) of the preceding --descriptor")
+    add_descriptor_filter(ap)
     ap.add_argument("--under", metavar="FOLDER", help="only files inside this folder")
     ap.add_argument("--limit", type=int, default=10, help="at most this many recommendations")
     ap.add_argument("--format", choices=("table", "csv", "json", "m3u"), default="table", help="output format")
@@ -62,7 +58,7 @@ def analyse_reference(path, models_dir, *, segment=None, emotion="auto") -> dict
 
     from essentia_engine import DEFAULT_CONFIG, analyse
     from extractor import load_audio
-    from predict_new_audio import load_emotion_model, load_va_models, predict_emotion, predict_va
+    from va_inference import ModelSet
     if not Path(path).is_file():
         raise EmoTagError(f"{path}: no such file")
     y, meta = load_audio(path, sample_rate=DEFAULT_CONFIG.sample_rate)
@@ -75,12 +71,11 @@ def analyse_reference(path, models_dir, *, segment=None, emotion="auto") -> dict
         sr = DEFAULT_CONFIG.sample_rate
         y = y[int(start * sr): int(end * sr)]
     X = analyse(y, DEFAULT_CONFIG)[None, :]
-    models = load_va_models(models_dir)
-    va = predict_va(models, X)
-    emo = predict_emotion(load_emotion_model(models_dir), X, va, source=emotion)
-    return {"valence": float(va["valence"][0]), "arousal": float(va["arousal"][0]),
-            "emotion_label": emo["emotion_label"][0], "emotion_confidence": float(np.nan_to_num(emo["emotion_confidence"][0])),
-            "emotion_source": emo["emotion_source"][0]}
+    pred, _ = ModelSet(models_dir, emotion=emotion).predict(X)
+    return {"valence": float(pred["valence"][0]), "arousal": float(pred["arousal"][0]),
+            "emotion_label": pred["emotion_label"][0],
+            "emotion_confidence": float(np.nan_to_num(pred["emotion_confidence"][0])),
+            "emotion_source": pred["emotion_source"][0]}
 
 
 def _kinds(conn, file_ids) -> dict:
@@ -124,7 +119,7 @@ def recommend(conn, ref: dict, *, kind="any", descriptors=(), under=None, limit=
 
 def _run(args):
     from va_query import FORMATS, open_library
-    descriptors = [(n, 0.5 if lo is None else lo) for n, lo in (args.descriptors or [])]
+    descriptors = descriptor_filter(args)
     conn = open_library(args.db)
     try:
         ref = analyse_reference(args.reference, args.models_dir, segment=args.segment, emotion=args.emotion)

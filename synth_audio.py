@@ -10,7 +10,6 @@ Examples:
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -130,11 +129,12 @@ def write_demo_folder(folder, *, n: int = 16, seconds: float = 4.0, sr: int = 22
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from va_cli import parser
+    ap = parser(__doc__)
     ap.add_argument("folder", help="output folder")
-    ap.add_argument("--n", type=int, default=16, help="number of files (default: %(default)s)")
-    ap.add_argument("--seconds", type=float, default=4.0, help="length of each file (default: %(default)s)")
-    ap.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    ap.add_argument("--n", type=int, default=16, help="number of files")
+    ap.add_argument("--seconds", type=float, default=4.0, help="length of each file in seconds")
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
     args = ap.parse_args(argv)
     paths = write_demo_folder(args.folder, n=args.n, seconds=args.seconds, seed=args.seed)
     print(f"wrote {len(paths)} sounds to {args.folder}")

@@ -142,7 +142,7 @@ def train_target(target, table, args):
     X, y = table[names].to_numpy(float), table[target].to_numpy(float)
     groups = table["group"].astype(str).to_numpy()
     pipe, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names)
-    log.info("%s: nested grouped CV (%d outer x %d inner folds) on %d files in %d groups", target, args.folds,
+    log.debug("%s: nested grouped CV (%d outer x %d inner folds) on %d files in %d groups", target, args.folds,
              args.inner_folds, len(y), len(np.unique(groups)))
     folds, oof = nested_cv(pipe, grid, X, y, groups, folds=args.folds, inner_folds=args.inner_folds,
                            jobs=args.jobs, seed=args.seed, strata=table["corpus"].astype(str).to_numpy())
@@ -156,8 +156,33 @@ def _run(args):
     if args.features and (args.ravdess or args.emotify or args.emo_soundscapes or args.csv):
         raise BadLabelError("give either corpora or --features, not both")
     tables = tables_from_features(args) if args.features else tables_from_audio(args, out_dir)
+    emo = None if args.no_classifier else emotion_table(args, tables, out_dir)
+    bar = None
+    if show_progress(args):
+        from tqdm import tqdm
+        bar = tqdm(total=len(args.targets) + (emo is not None), unit="model", desc="training (nested CV)",
+                   dynamic_ncols=True)
+    try:
+        reports, all_folds, figs = _train_all(args, tables, emo, out_dir, models_dir, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    report = pd.concat(reports, ignore_index=True)
+    write_csv(report, out_dir / "cv_report.csv")
+    write_csv(pd.concat(all_folds, ignore_index=True), out_dir / "cv_folds.csv")
+    fig = plot_pred_vs_true(figs, out_dir / "cv_predicted_vs_true", title="Grouped nested CV")
+    if not args.quiet:
+        print(format_report(report))
+        print(f"\nwrote {out_dir / 'cv_report.csv'}, {fig} and models in {models_dir}")
+    return 0
+
+
+def _train_all(args, tables, emo, out_dir, models_dir, bar):
+    """Train and save the VA models (and the classifier when ``emo`` is given); return their reports."""
     reports, all_folds, figs = [], [], {}
     for target in args.targets:
+        if bar is not None:
+            bar.set_postfix_str(target)
         table = tables[target]
         search, folds, summary, oof = train_target(target, table, args)
         reports.append(summary)
@@ -180,18 +205,16 @@ def _run(args):
                    "per_subset": summary.to_dict(orient="records")},
         }
         sha = save_model(search.best_estimator_, models_dir / MODEL_FILES[target], metadata=meta)
-        log.info("%s model: %s (sha256 %s…)", target, models_dir / MODEL_FILES[target], sha[:12])
-    emo = emotion_table(args, tables, out_dir)
-    if emo is not None and not args.no_classifier:
+        log.debug("%s model: %s (sha256 %s…)", target, models_dir / MODEL_FILES[target], sha[:12])
+        if bar is not None:
+            bar.update(1)
+    if emo is not None:
+        if bar is not None:
+            bar.set_postfix_str("emotion classifier")
         train_classifier(emo, args, out_dir, models_dir)
-    report = pd.concat(reports, ignore_index=True)
-    write_csv(report, out_dir / "cv_report.csv")
-    write_csv(pd.concat(all_folds, ignore_index=True), out_dir / "cv_folds.csv")
-    fig = plot_pred_vs_true(figs, out_dir / "cv_predicted_vs_true", title="Grouped nested CV")
-    if not args.quiet:
-        print(format_report(report))
-        print(f"\nwrote {out_dir / 'cv_report.csv'}, {fig} and models in {models_dir}")
-    return 0
+        if bar is not None:
+            bar.update(1)
+    return reports, all_folds, figs
 
 
 def emotion_table(args, tables, out_dir):
@@ -222,7 +245,7 @@ def train_classifier(table, args, out_dir, models_dir):
     X, y = table[names].to_numpy(float), table["emotion"].astype(str).to_numpy()
     groups = table["group"].astype(str).to_numpy()
     pipe, grid = make_model(DEFAULT_RECIPES["classification"], "classification", names)
-    log.info("emotion classifier: nested grouped CV on %d files, %d classes, %d groups", len(y),
+    log.debug("emotion classifier: nested grouped CV on %d files, %d classes, %d groups", len(y),
              len(np.unique(y)), len(np.unique(groups)))
     folds = fixed_folds(groups, args.folds, seed=args.seed)
     oof, _ = oof_predict(pipe, grid, X, y, groups, folds, inner_folds=args.inner_folds,
@@ -257,7 +280,7 @@ def train_classifier(table, args, out_dir, models_dir):
         r = report.set_index("metric")
         print(f"emotion classifier ({len(np.unique(y))} classes, {len(y)} files): UAR {r.loc['uar', 'mean']:.3f} ± "
               f"{r.loc['uar', 'std']:.3f}, accuracy {r.loc['accuracy', 'mean']:.3f} ± {r.loc['accuracy', 'std']:.3f}")
-    log.info("emotion classifier: %s (sha256 %s…)", models_dir / CLASSIFIER_FILE, sha[:12])
+    log.debug("emotion classifier: %s (sha256 %s…)", models_dir / CLASSIFIER_FILE, sha[:12])
 
 
 def format_report(report: pd.DataFrame) -> str:

@@ -13,13 +13,72 @@ import sys
 from va_utils import DEFAULT_DB, DEFAULT_OUT_DIR, MODELS_DIR, EmoTagError, setup_logging
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the docstring's layout and show every default."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the docstring's layout, show every default, and keep the usage line short.
+
+    The usage line names the positional arguments and the required options, then
+    ``[options]``: the options are listed below the examples. An option's default is
+    appended to its help unless the help already states one, or there is none to state
+    (a flag, or an option that is off unless given).
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default in (None, False, argparse.SUPPRESS) or "default" in text.lower()
+                or (not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE))):
+            return text
+        return text + " (default: %(default)s)"
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        if usage is None:
+            parts = ["%(prog)s"]
+            for a in actions:
+                if not a.option_strings:
+                    parts.append(self._format_args(a, self._get_default_metavar_for_positional(a)))
+                elif a.required:
+                    parts.append(f"{a.option_strings[-1]} {self._format_args(a, self._get_default_metavar_for_optional(a))}")
+            parts.append("[options]")
+            usage = " ".join(parts)
+        return super().add_usage(usage, actions, groups, prefix)
+
+
+def split_doc(doc: str) -> tuple[str, list[str], str]:
+    """``(summary, examples, details)`` of a stage's module docstring.
+
+    The summary is the first paragraph; the examples are the indented lines under an
+    ``Examples:`` (or ``Example:``) heading; the details are everything else.
+    """
+    lines = (doc or "").strip("\n").splitlines()
+    blank = next((i for i, ln in enumerate(lines) if not ln.strip()), len(lines))
+    summary = " ".join(ln.strip() for ln in lines[:blank])
+    rest = lines[blank:]
+    examples, details, k = [], [], 0
+    while k < len(rest):
+        if rest[k].strip() in ("Examples:", "Example:"):
+            k += 1
+            while k < len(rest) and (rest[k].startswith((" ", "\t")) and rest[k].strip()):
+                examples.append(rest[k].strip())
+                k += 1
+            continue
+        details.append(rest[k])
+        k += 1
+    return summary, examples, "\n".join(details).strip("\n")
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
-    """An ``ArgumentParser`` whose description is the stage's module docstring."""
-    return argparse.ArgumentParser(description=doc, formatter_class=HelpFormatter)
+    """An ``ArgumentParser`` whose help teaches: what the stage is for, examples, details, options.
+
+    ``doc`` is the stage's module docstring: its first paragraph (one sentence) opens the
+    help, its ``Examples:`` block follows, then the rest of it, then the options with
+    their defaults.
+    """
+    summary, examples, details = split_doc(doc)
+    parts = [summary]
+    if examples:
+        parts.append("examples:\n" + "\n".join("  " + e for e in examples))
+    if details:
+        parts.append(details)
+    return argparse.ArgumentParser(description="\n\n".join(parts), formatter_class=HelpFormatter)
 
 
 def add_common_args(ap: argparse.ArgumentParser, *, models=True, db=True, jobs=True, out_dir=False, cluster=True):
@@ -50,6 +109,55 @@ def add_common_args(ap: argparse.ArgumentParser, *, models=True, db=True, jobs=T
     return ap
 
 
+class _DescriptorAction(argparse.Action):
+    """``--descriptor NAME`` opens a (name, min) pair; ``--min X`` sets the last one's minimum."""
+
+    def __call__(self, ap, ns, value, option=None):
+        pairs = list(getattr(ns, "descriptors", None) or [])
+        if option == "--descriptor":
+            pairs.append([value, None])
+        else:
+            if not pairs or pairs[-1][1] is not None:
+                raise argparse.ArgumentError(self, "--min must follow a --descriptor NAME")
+            try:
+                x = float(value)
+            except ValueError:
+                raise argparse.ArgumentError(self, f"--min needs a number in 0..1, got {value!r}") from None
+            if not 0 <= x <= 1:
+                raise argparse.ArgumentError(self, f"--min needs a number in 0..1, got {value}")
+            pairs[-1][1] = x
+        ns.descriptors = pairs
+
+
+DESCRIPTOR_MIN = 0.5
+
+
+def add_descriptor_filter(ap: argparse.ArgumentParser) -> None:
+    """The repeatable ``--descriptor NAME [--min X]`` filter of the query stages."""
+    ap.add_argument("--descriptor", dest="descriptors", action=_DescriptorAction, metavar="NAME",
+                    help=f"a descriptor whose score must reach the following --min (default {DESCRIPTOR_MIN}); "
+                         "repeat for several")
+    ap.add_argument("--min", dest="descriptors", action=_DescriptorAction, metavar="X",
+                    help="the minimum score (0..1) of the preceding --descriptor")
+
+
+def descriptor_filter(args) -> list[tuple[str, float]]:
+    """``[(name, minimum), ...]`` chosen by :func:`add_descriptor_filter`'s flags."""
+    return [(n, DESCRIPTOR_MIN if lo is None else lo) for n, lo in (getattr(args, "descriptors", None) or [])]
+
+
+def add_descriptor_training_args(ap, *, targets=("va", "human"), default="va"):
+    """The flags of the two descriptor-training stages."""
+    ap.add_argument("--target", choices=targets, default=default,
+                    help="va: VA-derived scores of predictions; human: human ratings logged with a corpus")
+    ap.add_argument("--folds", type=int, default=5, help="outer grouped CV folds")
+    ap.add_argument("--inner-folds", type=int, default=3, help="grouped folds of the hyperparameter search")
+    ap.add_argument("--min-files", type=int, default=10, help="refuse to train on fewer files")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    add_common_args(ap, jobs=False, out_dir=True)
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes for cross-validation")
+
+
 def cache_dir(args):
     """The feature cache folder chosen by ``--cache-dir``/``--no-cache``, or None."""
     if getattr(args, "no_cache", False):
@@ -66,6 +174,13 @@ def extraction_args(args) -> dict:
     return {"jobs": args.jobs, "cache_dir": cache_dir(args), "scheduler": scheduler,
             "backend": "dask" if scheduler else getattr(args, "backend", "loky"),
             "timeout": getattr(args, "timeout", None)}
+
+
+def training_args(args) -> dict:
+    """Keyword arguments of :func:`va_training.train_descriptor` chosen by :func:`add_descriptor_training_args`."""
+    return {"target": args.target, "models_dir": args.models_dir, "out_dir": args.out_dir, "folds": args.folds,
+            "inner_folds": args.inner_folds, "min_files": args.min_files, "seed": args.seed, "jobs": args.jobs,
+            "db": args.db}
 
 
 def show_progress(args) -> bool:

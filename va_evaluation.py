@@ -59,8 +59,42 @@ def group_folds(groups, n_splits: int, *, seed: int = 0):
     return GroupKFold(n_splits=min(n_splits, n_groups), shuffle=True, random_state=seed)
 
 
+class FixedModel:
+    """What :func:`fit_search` returns for a grid with one candidate: the estimator fitted
+    as it is, under the names of a fitted ``GridSearchCV`` (``best_estimator_``,
+    ``best_params_``, ``predict``)."""
+
+    def __init__(self, estimator, params: dict):
+        self.best_estimator_, self.best_params_ = estimator, params
+
+    def predict(self, X):
+        return self.best_estimator_.predict(X)
+
+
+def _single_candidate(grid) -> dict | None:
+    """The parameters of a grid that holds exactly one candidate (``{}`` included), else None."""
+    if isinstance(grid, dict) and all(len(v) == 1 for v in grid.values()):
+        return {k: v[0] for k, v in grid.items()}
+    return None
+
+
+def _fit_quietly(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # constant features in SelectKBest
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return est.fit(X, y)
+
+
 def fit_search(pipe, grid, X, y, groups, *, folds: int = 5, jobs: int = 1, seed: int = 0, scoring: str = "r2"):
-    """Grid search under grouped K-fold; return the fitted ``GridSearchCV``."""
+    """Grid search under grouped K-fold; return the fitted ``GridSearchCV``.
+
+    A grid with a single candidate (an empty grid included) has nothing to choose: the
+    estimator is fitted once on everything, which gives exactly the model the search
+    would have refitted, without the search's K wasted fits.
+    """
+    only = _single_candidate(grid)
+    if only is not None:
+        return FixedModel(_fit_quietly(clone(pipe).set_params(**only), X, y), only)
     cv = group_folds(groups, folds, seed=seed)
     search = GridSearchCV(pipe, grid, cv=cv, scoring=scoring, n_jobs=jobs, refit=True, error_score="raise")
     with warnings.catch_warnings():
@@ -85,12 +119,21 @@ def nested_cv(pipe, grid, X, y, groups, *, folds: int = 5, inner_folds: int = 3,
     """
     X, y, groups = np.asarray(X, float), np.asarray(y, float), np.asarray(groups)
     strata = None if strata is None else np.asarray(strata)
-    outer = group_folds(groups, folds, seed=seed)
+    outer = list(group_folds(groups, folds, seed=seed).split(X, y, groups))
+    for tr, te in outer:
+        if set(groups[tr]) & set(groups[te]):
+            raise EmoTagError("a group is on both sides of a split")
     oof = np.full(y.shape, np.nan)
+    if _single_candidate(grid) is not None and jobs != 1 and len(outer) > 1:
+        # nothing to search: the outer folds themselves run in parallel
+        from joblib import Parallel, delayed
+        fitted = Parallel(n_jobs=jobs)(delayed(fit_search)(clone(pipe), grid, X[tr], y[tr], groups[tr],
+                                                           folds=inner_folds, seed=seed) for tr, _ in outer)
+    else:
+        fitted = [fit_search(clone(pipe), grid, X[tr], y[tr], groups[tr], folds=inner_folds, jobs=jobs, seed=seed)
+                  for tr, _ in outer]
     rows = []
-    for k, (tr, te) in enumerate(outer.split(X, y, groups)):
-        assert not set(groups[tr]) & set(groups[te])
-        search = fit_search(clone(pipe), grid, X[tr], y[tr], groups[tr], folds=inner_folds, jobs=jobs, seed=seed)
+    for k, ((tr, te), search) in enumerate(zip(outer, fitted)):
         oof[te] = search.predict(X[te])
         subsets = [("all", te)]
         if strata is not None:

@@ -42,6 +42,10 @@ FEATURE_META_COLUMNS = ["sha256", "path", "duration", "sample_rate", "channels"]
 TRAINING_META_COLUMNS = ["sha256", "file", "corpus", "group"]
 PREDICTION_COLUMNS = ["sha256", "path", "valence", "arousal", "valence_model", "arousal_model"]
 TARGETS = ("valence", "arousal")
+# The hand-off files of predict_new_audio.py, which log_predictions_to_db.py reads.
+OUTPUTS = {"features": "new_audio_features_raw.csv", "va": "new_audio_predicted_va.csv",
+           "scores": "new_audio_descriptor_scores.csv", "errors": "new_audio_errors.csv",
+           "segments": "new_audio_segments.csv"}
 
 
 # ---------------------------------------------------------------------------- writing
@@ -310,6 +314,7 @@ def _check_trusted(path: Path, sha: str) -> None:
 #: The model files ``train_emo_model.py`` writes into a models folder.
 MODEL_FILES = {"valence": "trained_valence_model.joblib", "arousal": "trained_arousal_model.joblib"}
 CLASSIFIER_FILE = "trained_emotion_classifier.joblib"
+DESCRIPTOR_DIR = "descriptors"   # models_dir/descriptors/<name>.joblib
 
 
 def load_model(path, *, config: ExtractorConfig | None = None):
@@ -353,27 +358,3 @@ def load_model(path, *, config: ExtractorConfig | None = None):
         if list(meta.get("feature_names", [])) != list(feature_names(config)):
             raise ModelMismatchError(f"{path}: its feature list differs from the running extractor's")
     return obj["pipeline"], meta
-
-
-def load_descriptor_models(models_dir, names=None, *, config: ExtractorConfig | None = None) -> dict:
-    """``{name: (pipeline, metadata)}`` of the descriptor models in ``models_dir/descriptors``.
-
-    With ``names``, load just those and raise for a missing one (with a close match).
-    """
-    folder = Path(models_dir) / "descriptors"
-    found = {p.stem: p for p in sorted(folder.glob("*.joblib"))}
-    if names:
-        missing = [n for n in names if n not in found]
-        if missing:
-            raise ModelMismatchError(f"no descriptor model {missing[0]!r} in {folder}" + did_you_mean(missing[0], found))
-        found = {n: found[n] for n in names}
-    return {n: load_model(p, config=config) for n, p in found.items()}
-
-
-def predict_descriptors(models: dict, X: np.ndarray) -> pd.DataFrame:
-    """Predictions of each descriptor model, clipped to the range it was trained on."""
-    out = {}
-    for name, (pipe, meta) in models.items():
-        lo, hi = meta.get("value_range", [-np.inf, np.inf])
-        out[name] = np.clip(pipe.predict(X), lo, hi)
-    return pd.DataFrame(out, index=range(len(X)))

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,6 +40,7 @@ import pandas as pd
 from essentia_engine import DEFAULT_CONFIG, ExtractorConfig
 from extractor import iter_extract, iter_hash
 from va_db import connect, ids_for, log_batch, register_feature_set, register_model
+from va_inference import ModelSet
 from va_utils import find_audio_files, log, show_path
 
 
@@ -87,75 +86,6 @@ def scan(paths):
     return files, problems
 
 
-class _Predictor:
-    """Valence/arousal, emotion label and descriptor scores for a feature matrix.
-
-    The models are unpickled on first use only, so that a run with nothing to predict
-    (an unchanged library) does not pay for loading them; :meth:`model_metadata` reads
-    the metadata sidecars, checked against the model files' hashes.
-    """
-
-    def __init__(self, models_dir, *, config, emotion, lexicon, pairs, eps):
-        self.models_dir, self.config = Path(models_dir), config
-        self.emotion, self.eps, self._lexicon, self._pairs = emotion, eps, lexicon, pairs
-        self.models = None
-        self._lock = threading.Lock()
-        self._error = None
-
-    def preload(self):
-        """Start loading the models in a thread (they load while the workers analyse)."""
-        def run():
-            try:
-                self._load()
-            except BaseException as exc:  # re-raised by the first real use
-                self._error = exc
-        threading.Thread(target=run, daemon=True).start()
-
-    def model_metadata(self) -> dict:
-        """``{"valence": meta, "arousal": meta}``, each with the model file's ``sha256``."""
-        import json
-
-        from va_io import MODEL_FILES
-        from va_utils import sha256_file
-        out = {}
-        for target, name in MODEL_FILES.items():
-            path = self.models_dir / name
-            side = path.with_suffix(".json")
-            try:
-                meta = json.loads(side.read_text())
-                if meta.get("sha256") == sha256_file(path) and meta.get("extractor") == self.config.to_dict():
-                    out[target] = meta
-                    continue
-            except (OSError, ValueError):
-                pass
-            self._load()
-            out[target] = self.models[target][1]
-        return out
-
-    def _load(self):
-        with self._lock:
-            if self._error is not None:
-                raise self._error
-            if self.models is not None:
-                return
-            from predict_new_audio import load_emotion_model, load_va_models
-            from va_data_loader import load_descriptor_pairs, load_lexicon
-            models = load_va_models(self.models_dir, config=self.config)
-            self.classifier = load_emotion_model(self.models_dir, config=self.config)
-            self.lexicon = load_lexicon(self._lexicon) if self._lexicon else load_lexicon()
-            self.pairs = load_descriptor_pairs(self._pairs, lexicon=self.lexicon)
-            self.models = models
-
-    def __call__(self, X):
-        from predict_new_audio import predict_emotion, predict_va
-        from va_analyzer import descriptor_scores
-        self._load()
-        va = predict_va(self.models, X)
-        emo = predict_emotion(self.classifier, X, va, source=self.emotion, lexicon=self.lexicon)
-        scores = descriptor_scores(va["valence"], va["arousal"], pairs=self.pairs, lexicon=self.lexicon, eps=self.eps)
-        return pd.concat([va, emo], axis=1), scores
-
-
 def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int = 1,
                     backend: str = "loky", scheduler=None, cache_dir=None, batch_size: int = 200,
                     chunk_size=None, force: bool = False, retry_failed: bool = False, emotion: str = "auto",
@@ -184,7 +114,7 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
     RunSummary
     """
     t0 = time.perf_counter()
-    predictor = _Predictor(models_dir, config=config, emotion=emotion, lexicon=lexicon, pairs=pairs, eps=eps)
+    predictor = ModelSet(models_dir, config=config, emotion=emotion, lexicon=lexicon, pairs=pairs, eps=eps)
     summary = RunSummary()
     files, problems = scan(paths)
     summary.scanned = len(files)
@@ -299,7 +229,6 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
 def _segments(conn, files, model_ids, predictor, segments, batch_size, summary, *, jobs, backend, scheduler,
               force):
     """Per-window predictions of the scanned files that lack them, committed per batch of files."""
-    from predict_new_audio import predict_segments
     from va_db import log_segments
     vm, am = model_ids
     path_fid = dict(ids_for(conn, "SELECT path, file_id FROM audio_paths WHERE path IN ({marks})", list(files)))
@@ -312,16 +241,14 @@ def _segments(conn, files, model_ids, predictor, segments, batch_size, summary, 
             todo.append(path)
     if not todo:
         return
-    predictor._load()
+    predictor.load()
     sha_of = dict(ids_for(conn, "SELECT path, (SELECT sha256 FROM audio_files WHERE id = audio_paths.file_id) "
                                 "FROM audio_paths WHERE path IN ({marks})", todo))
     words = None
     for k in range(0, len(todo), batch_size):
         part = todo[k:k + batch_size]
-        seg, errors = predict_segments(part, predictor.models, predictor.classifier, predictor.lexicon,
-                                       predictor.pairs, window=segments[0], hop=segments[1],
-                                       emotion=predictor.emotion, eps=predictor.eps, jobs=jobs, backend=backend,
-                                       scheduler=scheduler, shas=sha_of)
+        seg, errors = predictor.predict_segments(part, window=segments[0], hop=segments[1], jobs=jobs,
+                                                 backend=backend, scheduler=scheduler, shas=sha_of)
         for e in errors:
             summary.failures.append((e["path"], e["message"]))
         if len(seg):
@@ -382,7 +309,7 @@ def _commit_known(conn, paths, files, shas, in_db, have_pred, fs, model_ids, pre
         rows = dict(ids_for(conn, "SELECT file_id, vector FROM features WHERE file_id IN ({marks})", need,
                             extra_sql=" AND feature_set_id = ?", extra=(fs,)))
         X = np.vstack([np.frombuffer(rows[f], dtype="<f4") for f in need]).astype(float)
-        p, s = predictor(X)
+        p, s = predictor.predict(X)
         row_of = {f: i for i, f in enumerate(need)}
         take = [row_of.get(f) for f in fids]
         keep = [i for i, t in enumerate(take) if t is not None]
@@ -402,7 +329,7 @@ def _commit_known(conn, paths, files, shas, in_db, have_pred, fs, model_ids, pre
 
 def _commit_new(conn, results, files, model_ids, predictor, config, summary):
     X = np.vstack([r.features for r in results])
-    pred, scores = predictor(X)
+    pred, scores = predictor.predict(X)
     paths = [r.path for r in results]
     frame = _file_frame(paths, files, {r.path: r.sha256 for r in results},
                         {"duration": [r.duration for r in results], "sample_rate": [r.sample_rate for r in results],

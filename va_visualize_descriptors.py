@@ -9,8 +9,9 @@ valence/arousal of analysed files. Writes, in ``--out-dir``:
   va_plane_categories.png/.svg  files with an emotion category (e.g. RAVDESS), by category
   va_plane_predicted.png/.svg   only predicted files, labelled with their file names
 
-Example:
+Examples:
   python va_visualize_descriptors.py --db output/audio_predictions.db --out-dir output/figures
+  python va_visualize_descriptors.py --db output/library.db --pairs my_pairs.csv --out-dir output/library_figures
 """
 from __future__ import annotations
 

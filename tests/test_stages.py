@@ -13,6 +13,7 @@ import predict_new_audio
 import train_and_visualize_all_descriptors
 import train_descriptor_model
 import train_emo_model
+import va_inference
 import va_visualize_descriptors
 from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, feature_names
 from va_io import load_model, save_model
@@ -257,14 +258,14 @@ def test_help_of_every_stage(capsys):
 def test_emotion_domain_gate(trained_models, small_tables):
     """Training-like features get the classifier's label; far-off features the VA mapping."""
     from va_io import read_training_table
-    clf = predict_new_audio.load_emotion_model(trained_models[0])
+    clf = va_inference.load_emotion_model(trained_models[0])
     assert clf is not None and clf[1]["domain_gate"]["max_share"] >= 0
     t, _ = read_training_table(small_tables[0], config=DEFAULT_CONFIG)
     X = t[NAMES].to_numpy(float)[:20]
     va = pd.DataFrame({"valence": np.zeros(20), "arousal": np.zeros(20)})
-    inside = predict_new_audio.predict_emotion(clf, X, va)
+    inside = va_inference.predict_emotion(clf, X, va)
     assert set(inside["emotion_source"]) == {"classifier"} and inside["emotion_confidence"].between(0, 1).all()
-    outside = predict_new_audio.predict_emotion(clf, X * 1e3 + 1e3, va)
+    outside = va_inference.predict_emotion(clf, X * 1e3 + 1e3, va)
     assert set(outside["emotion_source"]) == {"va-nearest"}
-    assert set(predict_new_audio.predict_emotion(clf, X * 1e3 + 1e3, va, source="classifier")["emotion_source"]) \
+    assert set(va_inference.predict_emotion(clf, X * 1e3 + 1e3, va, source="classifier")["emotion_source"]) \
         == {"classifier"}
