@@ -15,7 +15,10 @@ install: $(STAMP)
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --pre -r requirements.txt
+	$(BIN)/pip install --quiet --no-compile --pre -r requirements.txt
+	@# byte-compile on every core (pip does it on one: half of the install's time); like pip,
+	@# skip the few files that do not compile (test data shipped inside some packages)
+	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,8 +30,8 @@ demo: $(STAMP)
 	$(RUN) predict_new_audio.py $(DEMO)/audio --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --no-cache
 	@echo "== 4/9 log the predictions and the training corpus into the library"
 	$(RUN) log_predictions_to_db.py --in-dir $(DEMO) --models-dir $(MODELS) --db $(DB) --corpus data/out_Valence.csv --labels data/out_labels.csv
-	@echo "== 5/9 train a model for every descriptor (VA-derived words and the human GEMS ratings)"
-	$(RUN) train_and_visualize_all_descriptors.py --db $(DB) --models-dir $(MODELS) --out-dir $(DEMO) -j 2
+	@echo "== 5/9 train a descriptor model for each human rating in the library (the nine GEMS ratings of the music corpus)"
+	$(RUN) train_and_visualize_all_descriptors.py --target human --db $(DB) --models-dir $(MODELS) --out-dir $(DEMO) -j 2
 	@echo "== 6/9 predict every descriptor model for the folder, and describe one file"
 	$(RUN) predict_batch_descriptor.py $(DEMO)/audio --models-dir $(MODELS) --db $(DB) --log-db --out $(DEMO)/batch_descriptor_predictions.csv -j 2 --no-cache
 	$(RUN) predict_descriptor_value.py $(DEMO)/audio/05_siren.wav --models-dir $(MODELS) --descriptor soothing alarming calm chaotic calmness tension --no-cache

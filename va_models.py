@@ -36,6 +36,12 @@ class EnergyLog(TransformerMixin, BaseEstimator):
     def __init__(self, feature_names=()):
         self.feature_names = feature_names
 
+    def __sklearn_clone__(self):
+        # The names are an immutable tuple of strings, safe to share. scikit-learn's generic
+        # clone would deep-copy them one by one (708 calls per clone, over two million in a
+        # run of the descriptor stage), which took a quarter of its time.
+        return type(self)(feature_names=tuple(self.feature_names))
+
     def fit(self, X, y=None):
         self.mask_ = np.array([any(k in n for k in _ENERGY_KEYS) and not any(k in n for k in _NOT_ENERGY)
                                for n in self.feature_names], dtype=bool)
