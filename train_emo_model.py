@@ -144,9 +144,9 @@ def train_target(target, table, args):
     pipe, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names)
     log.debug("%s: nested grouped CV (%d outer x %d inner folds) on %d files in %d groups", target, args.folds,
              args.inner_folds, len(y), len(np.unique(groups)))
-    folds, oof = nested_cv(pipe, grid, X, y, groups, folds=args.folds, inner_folds=args.inner_folds,
-                           jobs=args.jobs, seed=args.seed, strata=table["corpus"].astype(str).to_numpy())
-    search = fit_search(pipe, grid, X, y, groups, folds=args.folds, jobs=args.jobs, seed=args.seed)
+    folds, oof, search = nested_cv(pipe, grid, X, y, groups, folds=args.folds, inner_folds=args.inner_folds,
+                                   jobs=args.jobs, seed=args.seed, strata=table["corpus"].astype(str).to_numpy(),
+                                   refit=True)
     summary = summarise(folds, target=target)
     return search, folds, summary, oof
 

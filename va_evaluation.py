@@ -12,6 +12,7 @@ that every reported number comes from the same procedure:
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -59,6 +60,21 @@ def group_folds(groups, n_splits: int, *, seed: int = 0):
     return GroupKFold(n_splits=min(n_splits, n_groups), shuffle=True, random_state=seed)
 
 
+@contextlib.contextmanager
+def one_blas_thread():
+    """Every fit inside, here and in joblib's worker processes, uses one BLAS/OpenMP thread.
+
+    The fitted models are then the same on a 2-core laptop and a 64-core server (a
+    multi-threaded BLAS sums in another order, which moves an iterative solver's result
+    in the third decimal), and small fits are faster: a logistic regression on 1,199
+    files x 708 features took 0.75 s on one thread and 2.4 s on two here.
+    """
+    from joblib import parallel_config
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1), parallel_config(backend="loky", inner_max_num_threads=1):
+        yield
+
+
 class FixedModel:
     """What :func:`fit_search` returns for a grid with one candidate: the estimator fitted
     as it is, under the names of a fitted ``GridSearchCV`` (``best_estimator_``,
@@ -94,10 +110,11 @@ def fit_search(pipe, grid, X, y, groups, *, folds: int = 5, jobs: int = 1, seed:
     """
     only = _single_candidate(grid)
     if only is not None:
-        return FixedModel(_fit_quietly(clone(pipe).set_params(**only), X, y), only)
+        with one_blas_thread():
+            return FixedModel(_fit_quietly(clone(pipe).set_params(**only), X, y), only)
     cv = group_folds(groups, folds, seed=seed)
     search = GridSearchCV(pipe, grid, cv=cv, scoring=scoring, n_jobs=jobs, refit=True, error_score="raise")
-    with warnings.catch_warnings():
+    with one_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # constant features in SelectKBest
         warnings.simplefilter("ignore", RuntimeWarning)
         search.fit(X, y, groups=groups)
@@ -105,8 +122,13 @@ def fit_search(pipe, grid, X, y, groups, *, folds: int = 5, jobs: int = 1, seed:
 
 
 def nested_cv(pipe, grid, X, y, groups, *, folds: int = 5, inner_folds: int = 3, jobs: int = 1,
-              seed: int = 0, strata=None):
-    """Nested grouped CV.
+              seed: int = 0, strata=None, refit: bool = False):
+    """Nested grouped CV, and (``refit=True``) the final model on all the data.
+
+    The final model is what ``fit_search(pipe, grid, X, y, groups, folds=folds, ...)``
+    returns: its hyperparameters searched by grouped ``folds``-fold CV over everything.
+    With nothing to search and ``jobs != 1``, it trains in the same parallel batch as the
+    outer folds.
 
     Returns
     -------
@@ -116,6 +138,8 @@ def nested_cv(pipe, grid, X, y, groups, *, folds: int = 5, inner_folds: int = 3,
         row), also each stratum's name.
     oof : np.ndarray, shape (n,)
         Out-of-fold predictions (each row predicted by a model that never saw its group).
+    final : fitted search, only with ``refit=True``
+        ``best_estimator_``, ``best_params_`` and ``predict``, as from :func:`fit_search`.
     """
     X, y, groups = np.asarray(X, float), np.asarray(y, float), np.asarray(groups)
     strata = None if strata is None else np.asarray(strata)
@@ -124,14 +148,23 @@ def nested_cv(pipe, grid, X, y, groups, *, folds: int = 5, inner_folds: int = 3,
         if set(groups[tr]) & set(groups[te]):
             raise EmoTagError("a group is on both sides of a split")
     oof = np.full(y.shape, np.nan)
+    final = None
     if _single_candidate(grid) is not None and jobs != 1 and len(outer) > 1:
-        # nothing to search: the outer folds themselves run in parallel
+        # nothing to search: the outer folds (and the final model) themselves run in parallel
         from joblib import Parallel, delayed
-        fitted = Parallel(n_jobs=jobs)(delayed(fit_search)(clone(pipe), grid, X[tr], y[tr], groups[tr],
-                                                           folds=inner_folds, seed=seed) for tr, _ in outer)
+        parts = [(X[tr], y[tr], groups[tr], inner_folds) for tr, _ in outer]
+        if refit:
+            parts.append((X, y, groups, folds))
+        with one_blas_thread():
+            fitted = Parallel(n_jobs=jobs)(delayed(fit_search)(clone(pipe), grid, Xp, yp, gp, folds=k, seed=seed)
+                                           for Xp, yp, gp, k in parts)
+        if refit:
+            final = fitted.pop()
     else:
         fitted = [fit_search(clone(pipe), grid, X[tr], y[tr], groups[tr], folds=inner_folds, jobs=jobs, seed=seed)
                   for tr, _ in outer]
+        if refit:
+            final = fit_search(clone(pipe), grid, X, y, groups, folds=folds, jobs=jobs, seed=seed)
     rows = []
     for k, ((tr, te), search) in enumerate(zip(outer, fitted)):
         oof[te] = search.predict(X[te])
@@ -141,7 +174,7 @@ def nested_cv(pipe, grid, X, y, groups, *, folds: int = 5, inner_folds: int = 3,
         for name, idx in subsets:
             if idx.size >= 2:
                 rows.append({"fold": k, "subset": name, "n": int(idx.size), **regression_metrics(y[idx], oof[idx])})
-    return pd.DataFrame(rows), oof
+    return (pd.DataFrame(rows), oof, final) if refit else (pd.DataFrame(rows), oof)
 
 
 def summarise(fold_metrics: pd.DataFrame, **labels) -> pd.DataFrame:
@@ -211,7 +244,7 @@ def oof_predict(pipe, grid, X, y, groups, folds, *, inner_folds: int = 3, scorin
                                  error_score="raise")
         else:
             model = clone(pipe)
-        with warnings.catch_warnings():
+        with one_blas_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             if grid or getattr(model, "accepts_groups", False):

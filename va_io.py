@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from essentia_engine import ExtractorConfig, feature_names
-from va_utils import did_you_mean, show, BadLabelError, ModelMismatchError, __version__, sha256_file
+from va_utils import show, BadLabelError, ModelMismatchError, __version__, sha256_file
 
 FILE_KEY = ["sha256", "path"]  # the same audio may sit at several paths
 FEATURE_META_COLUMNS = ["sha256", "path", "duration", "sample_rate", "channels"]

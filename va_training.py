@@ -25,7 +25,7 @@ import pandas as pd
 
 from essentia_engine import DEFAULT_CONFIG, feature_names
 from va_db import feature_table, human_label_targets, va_descriptor_targets
-from va_evaluation import fit_search, nested_cv, summarise
+from va_evaluation import nested_cv, summarise
 from va_io import DESCRIPTOR_DIR, save_model, write_csv
 from va_models import DEFAULT_RECIPES, make_model
 from va_utils import EmoTagError, did_you_mean, log
@@ -85,9 +85,8 @@ def train_descriptor(name: str, feats: pd.DataFrame, targets: pd.DataFrame, *, t
                     "learns little", name, target, np.std(y))
     groups = df["group"].fillna(df["sha256"]).astype(str).to_numpy()
     pipe, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names)
-    fold_scores, oof = nested_cv(pipe, grid, X, y, groups, folds=folds, inner_folds=inner_folds, jobs=jobs,
-                                 seed=seed)
-    search = fit_search(pipe, grid, X, y, groups, folds=folds, jobs=jobs, seed=seed)
+    fold_scores, oof, search = nested_cv(pipe, grid, X, y, groups, folds=folds, inner_folds=inner_folds,
+                                         jobs=jobs, seed=seed, refit=True)
     summary = summarise(fold_scores, descriptor=name, target=target)
     allrow = summary.set_index("metric")
     meta = {"kind": "descriptor", "target": target, "name": name, "descriptor": name,

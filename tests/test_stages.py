@@ -244,17 +244,6 @@ def test_visualize(library, tmp_path):
         assert (out / f"{name}.png").stat().st_size > 20_000 and (out / f"{name}.svg").is_file()
 
 
-def test_help_of_every_stage(capsys):
-    for mod in (train_emo_model, predict_new_audio, log_predictions_to_db, train_descriptor_model,
-                train_and_visualize_all_descriptors, predict_batch_descriptor, predict_descriptor_value,
-                va_visualize_descriptors):
-        with pytest.raises(SystemExit) as e:
-            mod.main(["--help"])
-        assert e.value.code == 0
-        text = capsys.readouterr().out
-        assert "Example" in text and "--quiet" in text
-
-
 def test_emotion_domain_gate(trained_models, small_tables):
     """Training-like features get the classifier's label; far-off features the VA mapping."""
     from va_io import read_training_table
