@@ -74,6 +74,12 @@ class ExtractorConfig:
     loudness_norm : float or None, dBFS
         Scale each signal so that the RMS of its non-silent frames equals this level
         before analysis (None: analyse the level as recorded).
+    yamnet : bool
+        Also add YAMNet's pooled sound-event features (:mod:`va_yamnet`): the mean of its
+        521 AudioSet class scores and of its 1024-d embedding over 0.975 s patches, from
+        the same decoded signal resampled to 16 kHz. Off by default until the shipped
+        models are trained with it; whole-file analysis only for now (long files are
+        then analysed whole, and ``--segments`` refuses it).
     silence_dither : float
         Amplitude of the seeded Gaussian noise written into samples that are exactly 0.
         Essentia's ``Extractor`` adds *unseeded* noise to digitally silent frames, which
@@ -93,6 +99,7 @@ class ExtractorConfig:
     trim_db: float | None = 40.0
     loudness_norm: float | None = None
     silence_dither: float = 1e-4
+    yamnet: bool = False
 
     def __post_init__(self):
         bad = [s for s in self.stats if s not in _STATS]
@@ -105,6 +112,8 @@ class ExtractorConfig:
         d = dataclasses.asdict(self)
         d["stats"] = list(self.stats)
         d["engine"] = "essentia.standard.Extractor"
+        if not d["yamnet"]:
+            del d["yamnet"]     # configurations from before the field keep their key and their models
         return d
 
     @classmethod
@@ -411,6 +420,9 @@ def _features(y: np.ndarray, config: ExtractorConfig) -> dict[str, float]:
         feats.update(envelope_features(y, config.sample_rate))
     if config.prosody:
         feats.update(prosody_features(pool, config))
+    if config.yamnet:
+        import va_yamnet
+        feats.update(va_yamnet.features(y, config.sample_rate))
     return feats
 
 
@@ -607,6 +619,8 @@ def _block_size(config: ExtractorConfig, block_seconds: float) -> int:
 def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, block_seconds: float = 60.0) -> np.ndarray:
     """Features of a long signal read as a stream of mono chunks, in bounded memory.
 
+    Not for ``config.yamnet`` (raises :class:`EmoTagError`).
+
     ``open_chunks()`` must return a fresh iterator over the signal (mono float32 at
     ``config.sample_rate``, finite) each time it is called: a first pass finds the
     silence-trimmed span (as :func:`trim_silence` would), a second pass analyses that
@@ -627,6 +641,8 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     decimated envelope (about 10 MB per audio hour at 22.05 kHz), never the signal.
     Rhythm, tonal and loudness normalisation are not supported block-wise.
     """
+    if config.yamnet:
+        raise EmoTagError("YAMNet features are not yet available in block-wise analysis")
     if config.rhythm or config.tonal or config.loudness_norm is not None:
         raise EmoTagError("block-wise analysis supports the low-level, envelope and prosody groups only "
                           "(no rhythm, tonal or loudness_norm)")
@@ -699,6 +715,8 @@ def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window
     starts, ends : np.ndarray, seconds
     X : np.ndarray, shape (n_windows, n_features), in the order of :func:`feature_names`
     """
+    if config.yamnet:
+        raise EmoTagError("YAMNet features are not yet available in per-window analysis (--segments)")
     if config.rhythm or config.tonal or config.loudness_norm is not None:
         raise EmoTagError("segment analysis supports the low-level, envelope and prosody groups only")
     if not (window > 0 and 0 < hop):

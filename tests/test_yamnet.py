@@ -1,0 +1,93 @@
+"""YAMNet (va_yamnet): known answers on synthetic audio, shapes, the model check, the extractor group."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import va_yamnet as Y
+from conftest import write_sound
+from synth_audio import synthesize
+from va_utils import EmoTagError, ModelMismatchError
+
+
+def _mean_scores(kind, seconds=4.0):
+    y = synthesize(kind, seconds=seconds, sr=22050, seed=0)
+    scores, emb = Y.frames(Y.resample_to_16k(y, 22050))
+    return scores.mean(axis=0)
+
+
+@pytest.mark.parametrize("kind, expected", [("rain", "Rain"), ("silence", "Silence"),
+                                            ("heartbeat", "Heart sounds, heartbeat")])
+def test_known_sounds_are_recognised(kind, expected):
+    top = Y.top_classes(_mean_scores(kind), k=3)
+    assert expected in [name for name, _ in top], top
+    assert all(0.0 <= s <= 1.0 for _, s in top)
+
+
+def test_silence_is_silence_and_not_speech_or_music():
+    m = _mean_scores("silence")
+    assert Y.top_classes(m, k=1)[0] == ("Silence", pytest.approx(1.0, abs=0.05))
+    assert Y.domain(m) == "other"
+    assert Y.domain(_mean_scores("rain")) == "other"
+
+
+def test_domain_rule_on_made_up_scores():
+    m = np.zeros(Y.N_CLASSES)
+    assert Y.domain(m) == "other"
+    m[0] = 0.8                                   # Speech
+    assert Y.domain(m) == "speech"
+    m[132] = 0.9                                 # Music, stronger
+    assert Y.domain(m) == "music"
+    m[:] = 0
+    m[132] = Y.DOMAIN_THRESHOLD - 0.01           # too weak to call
+    assert Y.domain(m) == "other"
+
+
+def test_patch_grid_and_shapes():
+    assert Y.n_patches(100) == 1 and Y.n_patches(Y.PATCH) == 1
+    assert Y.n_patches(32000) == 1 + int(np.ceil((32000 - Y.PATCH) / Y.HOP)) == 4
+    scores, emb = Y.frames(np.zeros(8000, dtype=np.float32))        # 0.5 s: one zero-padded patch
+    assert scores.shape == (1, 521) and emb.shape == (1, 1024)
+    y16 = Y.resample_to_16k(synthesize("chime", seconds=2.0, sr=22050), 22050)
+    assert y16.size == pytest.approx(32000, abs=2)
+    scores, emb = Y.frames(y16)
+    assert scores.shape == (Y.n_patches(y16.size), 521) and np.isfinite(emb).all()
+    assert ((scores >= 0) & (scores <= 1)).all()
+    with pytest.raises(EmoTagError, match="mono"):
+        Y.frames(np.zeros((2, 16000), dtype=np.float32))
+    with pytest.raises(EmoTagError, match="521 class scores"):
+        Y.top_classes(np.zeros(10))
+
+
+def test_class_names_and_feature_names():
+    names = Y.class_names()
+    assert len(names) == 521 and names[0] == "Speech" and names[132] == "Music" and names[494] == "Silence"
+    fn = Y.feature_names()
+    assert len(fn) == 521 + 1024 and fn[0] == "yamnet.score.0" and fn[-1] == "yamnet.embedding.1023"
+
+
+def test_a_changed_model_file_is_refused(tmp_path):
+    bad = tmp_path / "yamnet.tflite"
+    data = bytearray(Y.MODEL_FILE.read_bytes())
+    data[-1] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelMismatchError, match="refused"):
+        Y._Model(bad)
+
+
+def test_yamnet_feature_group_in_the_extractor(tmp_path):
+    from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse_segments, feature_names
+    from extractor import extract_file
+    cfg = ExtractorConfig(yamnet=True)
+    assert "yamnet" not in DEFAULT_CONFIG.to_dict()                     # older configs keep their key
+    assert cfg.key != DEFAULT_CONFIG.key and ExtractorConfig.from_dict(cfg.to_dict()) == cfg
+    names = feature_names(cfg)
+    assert names[:len(feature_names(DEFAULT_CONFIG))] == feature_names(DEFAULT_CONFIG)
+    assert names[-(521 + 1024):] == Y.feature_names()
+    path = write_sound(tmp_path / "rain.wav", "rain", seconds=3.0)
+    res = extract_file(path, config=cfg)
+    assert res.features.shape == (len(names),) and np.isfinite(res.features).all()
+    scores = res.features[len(names) - 1545: len(names) - 1024]
+    assert "Rain" in [n for n, _ in Y.top_classes(scores, k=3)]
+    with pytest.raises(EmoTagError, match="not yet available"):
+        analyse_segments(iter([np.zeros(22050 * 4, dtype=np.float32)]), cfg)

@@ -1,0 +1,179 @@
+"""What a sound is: YAMNet's 521 AudioSet class scores and its 1024-d embedding, on CPU.
+
+Reads ``models/yamnet/yamnet.tflite`` and ``models/yamnet/yamnet_class_map.csv`` (shipped
+with the project under the Apache License 2.0; see ``models/yamnet/README.md``) and runs
+the model through the ``ai-edge-litert`` TensorFlow Lite runtime. Writes nothing.
+
+YAMNet hears 0.975 s patches of 16 kHz mono audio; the published model hops 0.48 s
+between patches. For each patch it gives 521 class scores (sigmoid, 0..1: "Speech",
+"Music", "Siren", "Rain", "Screaming", ...) and the 1024-d embedding before its
+classifier. :func:`frames` returns both per patch; :func:`pooled` averages them over a
+file or a window; :func:`top_classes` and :func:`domain` say what the sound is.
+
+The model file is checked against its sha256 before it is loaded, like every other
+model of the project. One interpreter is built per process, on one thread.
+
+Example::
+
+    >>> import va_yamnet
+    >>> scores, emb = va_yamnet.frames(y16)            # y16: mono float32 at 16 kHz
+    >>> va_yamnet.top_classes(scores.mean(axis=0), k=3)
+    [('Siren', 0.71), ('Civil defense siren', 0.52), ('Emergency vehicle', 0.33)]
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import threading
+import warnings
+
+import numpy as np
+
+from va_utils import MODELS_DIR, EmoTagError, ModelMismatchError, sha256_file
+
+MODEL_DIR = MODELS_DIR / "yamnet"
+MODEL_FILE = MODEL_DIR / "yamnet.tflite"
+CLASS_MAP = MODEL_DIR / "yamnet_class_map.csv"
+MODEL_SHA256 = "469be6a3421cbc52cf97e9f2f966cba984198e8e7af9854d68b3e3ebb1e04194"
+
+SAMPLE_RATE = 16000         #: Hz, the model's input rate
+PATCH = 15600               #: samples per patch (0.975 s)
+HOP = 7680                  #: samples between patches (0.48 s), as published
+N_CLASSES = 521
+EMBEDDING_SIZE = 1024
+_EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
+
+#: The class indices behind the coarse domains (AudioSet ontology): speech, and music
+#: with its instruments, genres and moods.
+SPEECH_CLASSES = tuple(range(0, 6))        # Speech ... Speech synthesizer
+MUSIC_CLASSES = tuple(range(132, 277))     # Music ... Scary music
+DOMAINS = ("speech", "music", "other")
+#: A file is speech or music when that domain's strongest mean class score reaches this.
+DOMAIN_THRESHOLD = 0.2
+
+
+@functools.lru_cache(maxsize=1)
+def class_names() -> tuple[str, ...]:
+    """The 521 display names, in output order."""
+    with open(CLASS_MAP, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if len(rows) != N_CLASSES or [int(r["index"]) for r in rows] != list(range(N_CLASSES)):
+        raise ModelMismatchError(f"{CLASS_MAP}: expected {N_CLASSES} classes indexed 0..{N_CLASSES - 1}")
+    return tuple(r["display_name"] for r in rows)
+
+
+class _Model:
+    """One LiteRT interpreter on one thread; ``__call__`` runs one patch."""
+
+    def __init__(self, path=MODEL_FILE):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:
+            raise EmoTagError("YAMNet needs the ai-edge-litert package: pip install ai-edge-litert") from exc
+        if not path.is_file():
+            raise EmoTagError(f"{path}: the YAMNet model file is missing")
+        sha = sha256_file(path)
+        if sha != MODEL_SHA256:
+            raise ModelMismatchError(f"{path}: refused: its sha256 {sha[:12]}… is not the shipped YAMNet's "
+                                     f"({MODEL_SHA256[:12]}…)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")    # "preserve_all_tensors is for debugging": we need one hidden tensor
+            self.it = Interpreter(model_path=str(path), num_threads=1, experimental_preserve_all_tensors=True)
+        self.it.allocate_tensors()
+        self.input = self.it.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self.it.get_output_details()}
+        self.scores = next(i for n, i in outs.items() if tuple(self.it.get_tensor(i).shape) == (1, N_CLASSES))
+        self.embedding = next(d["index"] for d in self.it.get_tensor_details() if d["name"] == _EMBEDDING_TENSOR)
+        self.lock = threading.Lock()
+
+    def __call__(self, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with self.lock:
+            self.it.set_tensor(self.input, patch[None, :])
+            self.it.invoke()
+            return self.it.get_tensor(self.scores)[0].copy(), self.it.get_tensor(self.embedding)[0].copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _model() -> _Model:
+    return _Model()
+
+
+def n_patches(n_samples: int) -> int:
+    """Patches of a signal of ``n_samples`` at 16 kHz: at least one, the last one zero-padded."""
+    return 1 + max(0, int(np.ceil((n_samples - PATCH) / HOP)))
+
+
+def frames(y16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class scores and embeddings of every patch of a 16 kHz mono signal.
+
+    Parameters
+    ----------
+    y16 : np.ndarray, shape (n,), float in [-1, 1], at 16 kHz
+        A signal shorter than one patch is zero-padded to one patch.
+
+    Returns
+    -------
+    scores : np.ndarray, shape (n_patches, 521), float32 in [0, 1]
+    embeddings : np.ndarray, shape (n_patches, 1024), float32
+    """
+    y16 = np.asarray(y16, dtype=np.float32)
+    if y16.ndim != 1:
+        raise EmoTagError(f"YAMNet needs mono audio, given y.shape={y16.shape}")
+    n = n_patches(y16.size)
+    padded = np.zeros((n - 1) * HOP + PATCH, dtype=np.float32)
+    padded[:y16.size] = np.clip(y16, -1.0, 1.0)
+    model = _model()
+    scores = np.empty((n, N_CLASSES), dtype=np.float32)
+    emb = np.empty((n, EMBEDDING_SIZE), dtype=np.float32)
+    for k in range(n):
+        scores[k], emb[k] = model(padded[k * HOP: k * HOP + PATCH])
+    return scores, emb
+
+
+def resample_to_16k(y: np.ndarray, sr: int) -> np.ndarray:
+    """``y`` (mono, at ``sr`` Hz) at 16 kHz, with soxr's high-quality resampler."""
+    if sr == SAMPLE_RATE:
+        return np.asarray(y, dtype=np.float32)
+    import soxr
+    return soxr.resample(np.asarray(y, dtype=np.float32), sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
+
+
+def pooled(scores: np.ndarray, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean class scores (521,) and mean embedding (1024,) over patches."""
+    return scores.mean(axis=0), embeddings.mean(axis=0)
+
+
+def feature_names() -> tuple[str, ...]:
+    """The names of :func:`features`' values: ``yamnet.score.<i>`` then ``yamnet.embedding.<j>``."""
+    return tuple([f"yamnet.score.{i}" for i in range(N_CLASSES)]
+                 + [f"yamnet.embedding.{j}" for j in range(EMBEDDING_SIZE)])
+
+
+def features(y: np.ndarray, sr: int) -> dict[str, float]:
+    """The pooled YAMNet features of a mono signal at ``sr`` Hz, by name (see :func:`feature_names`)."""
+    s, e = pooled(*frames(resample_to_16k(y, sr)))
+    return dict(zip(feature_names(), np.concatenate([s, e]).astype(np.float64)))
+
+
+def top_classes(mean_scores: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
+    """The ``k`` highest-scoring classes as ``(name, score)``, best first."""
+    mean_scores = np.asarray(mean_scores, dtype=float)
+    if mean_scores.shape != (N_CLASSES,):
+        raise EmoTagError(f"expected {N_CLASSES} class scores, given shape {mean_scores.shape}")
+    names = class_names()
+    idx = np.argsort(-mean_scores, kind="stable")[:k]
+    return [(names[i], float(mean_scores[i])) for i in idx]
+
+
+def domain(mean_scores: np.ndarray) -> str:
+    """``"speech"``, ``"music"`` or ``"other"``: the coarse domain of a file from its mean class scores.
+
+    Speech (or music) when the strongest of its classes reaches :data:`DOMAIN_THRESHOLD`
+    and beats the other's; otherwise "other" (sound effects, ambiences, noise, silence).
+    """
+    mean_scores = np.asarray(mean_scores, dtype=float)
+    sp = float(mean_scores[list(SPEECH_CLASSES)].max())
+    mu = float(mean_scores[list(MUSIC_CLASSES)].max())
+    if max(sp, mu) < DOMAIN_THRESHOLD:
+        return "other"
+    return "speech" if sp >= mu else "music"
