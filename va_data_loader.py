@@ -418,6 +418,48 @@ def load_emotify(root, *, lexicon: pd.DataFrame | None = None) -> pd.DataFrame:
     return _check_targets(df, str(lab))
 
 
+SONANCIA_DIMENSIONS = ("arousal", "valence", "tension")
+
+
+def load_sonancia(root) -> tuple[pd.DataFrame, dict]:
+    """Load the Sonancia game sound effects and their pairwise judgements from ``root``.
+
+    Returns
+    -------
+    clips : DataFrame
+        One row per audio file under ``root/sounds``: ``path`` (absolute), ``file``,
+        ``clip`` (the file's stem), ``corpus`` ("sonancia") and ``group`` (the clip: each
+        clip is its own source recording). No valence/arousal values: the labels are pairs.
+    pairs : dict
+        ``{dimension: DataFrame(preferred, unpreferred)}`` for arousal, valence and tension,
+        one row per crowd judgement (repeats and contradictions kept). Pairs naming a clip
+        with no audio are dropped.
+    """
+    root = Path(root)
+    sounds = root / "sounds"
+    files = sorted(p for p in sounds.glob("*") if p.suffix.lower() in AUDIO_EXTENSIONS) if sounds.is_dir() else []
+    if not files:
+        raise BadLabelError(f"{root}: no audio files in sounds/")
+    clips = pd.DataFrame({"path": [str(p.resolve()) for p in files], "file": [f"sounds/{p.name}" for p in files],
+                          "clip": [p.stem for p in files]})
+    clips["corpus"], clips["group"] = "sonancia", clips["clip"]
+    known = set(clips["clip"])
+    pairs = {}
+    for dim in SONANCIA_DIMENSIONS:
+        f = root / f"{dim}_pairs.csv"
+        if not f.is_file():
+            raise BadLabelError(f"{root}: no {f.name}")
+        rows = [r for r in csv.reader(io.StringIO(_read_text(f))) if r and any(c.strip() for c in r)]
+        if rows and rows[0][:2] == ["preferred", "unpreferred"]:
+            rows = rows[1:]
+        bad = [i for i, r in enumerate(rows) if len(r) != 2]
+        if bad:
+            raise BadLabelError(f"{f}, line {bad[0] + 1}: expected 'preferred,unpreferred', got {show(rows[bad[0]])}")
+        df = pd.DataFrame([[a.strip(), b.strip()] for a, b in rows], columns=["preferred", "unpreferred"])
+        pairs[dim] = df[df["preferred"].isin(known) & df["unpreferred"].isin(known)].reset_index(drop=True)
+    return clips, pairs
+
+
 def load_corpus(kind: str, path, *, lexicon=None, audio_root=None) -> pd.DataFrame:
     """Dispatch on ``kind`` in {"ravdess", "emotify", "emo-soundscapes", "csv"}."""
     if kind == "ravdess":

@@ -189,6 +189,47 @@ def summarise(fold_metrics: pd.DataFrame, **labels) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+# ------------------------------------------------------------------ pairwise judgements
+def pairwise_agreement(scores: dict, pairs: pd.DataFrame) -> float:
+    """Share of judgements ``(preferred, unpreferred)`` that ``scores`` order the same way.
+
+    A tie counts one half; pairs naming a clip without a score are left out. Chance is 0.5.
+    Returns NaN when no pair is left.
+    """
+    keep = pairs["preferred"].isin(scores.keys()) & pairs["unpreferred"].isin(scores.keys())
+    if not keep.any():
+        return float("nan")
+    a = pairs.loc[keep, "preferred"].map(scores).to_numpy(float)
+    b = pairs.loc[keep, "unpreferred"].map(scores).to_numpy(float)
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
+def bradley_terry(pairs: pd.DataFrame, clips=None, *, prior: float = 1.0, iterations: int = 200) -> pd.Series:
+    """Bradley–Terry strengths of clips from pairwise judgements, as log-strengths with mean 0.
+
+    Each clip gets ``prior`` virtual wins and losses against an average clip, so a clip
+    that always (or never) wins keeps a finite score. Fitted by the MM algorithm
+    (Hunter 2004). ``clips`` lists the clips to score (default: every clip in ``pairs``).
+    """
+    clips = sorted(set(pairs["preferred"]) | set(pairs["unpreferred"])) if clips is None else list(clips)
+    idx = {c: i for i, c in enumerate(clips)}
+    p = pairs[pairs["preferred"].isin(idx) & pairs["unpreferred"].isin(idx)]
+    w = np.array([idx[c] for c in p["preferred"]], dtype=int)
+    l_ = np.array([idx[c] for c in p["unpreferred"]], dtype=int)
+    n = len(clips)
+    wins = np.bincount(w, minlength=n) + prior
+    s = np.ones(n)
+    for _ in range(iterations):
+        denom = np.zeros(n)
+        inv = 1.0 / (s[w] + s[l_])
+        np.add.at(denom, w, inv)
+        np.add.at(denom, l_, inv)
+        denom += 2 * prior / (s + 1.0)                     # the virtual games against strength 1
+        s = wins / denom
+        s /= np.exp(np.mean(np.log(s)))
+    return pd.Series(np.log(s), index=clips)
+
+
 # ------------------------------------------------------------------ classification, fixed folds
 def classification_metrics(y, yhat) -> dict:
     """Unweighted average recall (UAR, = balanced accuracy) and accuracy."""

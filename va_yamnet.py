@@ -29,11 +29,13 @@ import warnings
 
 import numpy as np
 
-from va_utils import MODELS_DIR, EmoTagError, ModelMismatchError, sha256_file
+from va_utils import DATA_DIR, MODELS_DIR, EmoTagError, ModelMismatchError, sha256_file
 
 MODEL_DIR = MODELS_DIR / "yamnet"
 MODEL_FILE = MODEL_DIR / "yamnet.tflite"
 CLASS_MAP = MODEL_DIR / "yamnet_class_map.csv"
+#: Valence/arousal of each class name from the NRC-VAD lexicon (make_descriptor_lexicon.py).
+CLASS_VA = DATA_DIR / "yamnet_class_va.csv"
 MODEL_SHA256 = "469be6a3421cbc52cf97e9f2f966cba984198e8e7af9854d68b3e3ebb1e04194"
 
 SAMPLE_RATE = 16000         #: Hz, the model's input rate
@@ -177,3 +179,69 @@ def domain(mean_scores: np.ndarray) -> str:
     if max(sp, mu) < DOMAIN_THRESHOLD:
         return "other"
     return "speech" if sp >= mu else "music"
+
+
+def class_lexicon_va(lexicon) -> "pd.DataFrame":
+    """Valence and arousal of each class name, from a full lexicon (``va_data_loader.load_lexicon``).
+
+    A name's coordinates are the mean of the lexicon terms found in it: the whole name
+    (lower case) when the lexicon has it, otherwise each comma- or bracket-separated part
+    that it has, otherwise the words of three or more letters that it has. Classes with no
+    term get NaN. Returns columns ``index, class, valence, arousal, terms``.
+    """
+    import re
+
+    import pandas as pd
+    terms = {str(t).lower(): i for i, t in enumerate(lexicon.index)}
+    coords = lexicon[["valence", "arousal"]].to_numpy(float)
+    rows = []
+    for k, name in enumerate(class_names()):
+        low = name.lower()
+        found = [low] if low in terms else []
+        if not found:
+            for part in (p.strip() for p in re.split(r"[,()]", low)):
+                if part in terms:
+                    found.append(part)
+                elif part:
+                    found += [w for w in re.findall(r"[a-z']+", part) if len(w) >= 3 and w in terms]
+        found = list(dict.fromkeys(found))
+        v, a = coords[[terms[f] for f in found]].mean(axis=0) if found else (np.nan, np.nan)
+        rows.append({"index": k, "class": name, "valence": round(float(v), 4), "arousal": round(float(a), 4),
+                     "terms": "; ".join(found)})
+    return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=1)
+def _class_va() -> np.ndarray:
+    import pandas as pd
+    df = pd.read_csv(CLASS_VA)
+    if len(df) != N_CLASSES or list(df["index"]) != list(range(N_CLASSES)):
+        raise EmoTagError(f"{CLASS_VA}: expected {N_CLASSES} rows indexed 0..{N_CLASSES - 1}; "
+                          "regenerate it with make_descriptor_lexicon.py")
+    return df[["valence", "arousal"]].to_numpy(float)
+
+
+def lexicon_prior(mean_scores: np.ndarray) -> np.ndarray:
+    """Valence and arousal of sounds from what they are, with no training.
+
+    The class scores weight the lexicon coordinates of the class names
+    (:data:`CLASS_VA`): ``sum_c s_c * va_c / sum_c s_c`` over the classes that have
+    coordinates. "Screaming" pulls towards unpleasant and aroused, "Piano" towards
+    pleasant and calm.
+
+    Parameters
+    ----------
+    mean_scores : np.ndarray, shape (521,) or (n, 521), in [0, 1]
+
+    Returns
+    -------
+    np.ndarray, shape (2,) or (n, 2): valence, arousal in [-1, 1]
+    """
+    s = np.atleast_2d(np.asarray(mean_scores, dtype=float))
+    if s.shape[1] != N_CLASSES:
+        raise EmoTagError(f"expected {N_CLASSES} class scores per row, given shape {s.shape}")
+    va = _class_va()
+    ok = np.isfinite(va[:, 0])
+    w = s[:, ok]
+    out = (w @ va[ok]) / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    return out[0] if np.ndim(mean_scores) == 1 else out

@@ -91,3 +91,20 @@ def test_yamnet_feature_group_in_the_extractor(tmp_path):
     assert "Rain" in [n for n, _ in Y.top_classes(scores, k=3)]
     with pytest.raises(EmoTagError, match="not yet available"):
         analyse_segments(iter([np.zeros(22050 * 4, dtype=np.float32)]), cfg)
+
+
+def test_lexicon_prior_known_answers():
+    import pandas as pd
+    table = pd.read_csv(Y.CLASS_VA)
+    assert len(table) == 521 and table["valence"].notna().sum() >= 450
+    s = np.zeros(521)
+    s[494] = 1.0                                                   # only "Silence"
+    silence = table.loc[494, ["valence", "arousal"]].to_numpy(float)
+    np.testing.assert_allclose(Y.lexicon_prior(s), silence, atol=1e-9)
+    s[11] = 1.0                                                    # + "Screaming", equal weight
+    both = (silence + table.loc[11, ["valence", "arousal"]].to_numpy(float)) / 2
+    np.testing.assert_allclose(Y.lexicon_prior(s), both, atol=1e-9)
+    assert Y.lexicon_prior(np.vstack([s, s])).shape == (2, 2)
+    # on real model output, digital silence comes out calm
+    va = Y.lexicon_prior(_mean_scores("silence"))
+    assert np.isfinite(va).all() and va[1] < -0.4
