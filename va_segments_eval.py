@@ -146,9 +146,10 @@ def summary_markdown(rows: pd.DataFrame, *, window: float = 3.0, hop: float = 1.
 SECTION = ("<!-- changepoints:start -->", "<!-- changepoints:end -->")
 
 
-def replace_section(doc: str, text: str) -> str:
-    """``doc`` with its change-point section replaced by ``text`` (appended if absent)."""
-    start, end = SECTION
+def replace_section(doc: str, text: str, name: str = "changepoints") -> str:
+    """``doc`` with its ``name`` section (between ``<!-- name:start -->`` and ``<!-- name:end -->``)
+    replaced by ``text``; appended if absent."""
+    start, end = (SECTION if name == "changepoints" else (f"<!-- {name}:start -->", f"<!-- {name}:end -->"))
     block = f"{start}\n{text.rstrip()}\n{end}"
     if start in doc and end in doc:
         return doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):]
