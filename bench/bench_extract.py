@@ -255,7 +255,8 @@ def main(argv=None):
     speedup = one / many
     vs_me = res["MusicExtractor"] / res["ours"]
     lines = [
-        "## Extraction speed (`bench/bench_extract.py`)",
+        "## Extraction speed on given files (`bench/bench_extract.py --files`)" if args.files
+        else "## Extraction speed (`bench/bench_extract.py`)",
         "",
         f"Command: `{command('bench_extract.py', argv)}`, "
         f"run {time.strftime('%Y-%m-%d')}.",
@@ -303,7 +304,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if not args.no_report:
-        write_section("bench_extract", text)
+        write_section("bench_extract_files" if args.files else "bench_extract", text)   # one section per kind of run
         print(f"wrote its section of {ROOT / 'docs' / 'BENCHMARKS.md'}")
     return 0
 
