@@ -5,7 +5,9 @@ Reads audio files and folders (searched recursively), the valence and arousal mo
 
   new_audio_features_raw.csv        sha256, path, duration, sample_rate, channels, features
   new_audio_predicted_va.csv        sha256, path, valence, arousal (in [-1, 1]), model hashes,
-                                    emotion_label, emotion_confidence (0..1), emotion_source
+                                    emotion_label, emotion_confidence (0..1), emotion_source,
+                                    valence_low/high, arousal_low/high (the 90% interval) and
+                                    in_domain (0..1: how typical the file is of the training data)
   new_audio_descriptor_scores.csv   sha256, path, one score in 0..1 per descriptor word
   new_audio_errors.csv              every file that failed or was analysed with a warning
   new_audio_segments.csv            with --segments WIN HOP: sha256, path, start, end (s), valence,

@@ -11,6 +11,9 @@ Filters combine (all must hold):
   --like FILE           the files whose features are nearest to FILE's (standardised
                         feature space); FILE need not be in the library, it is analysed
   --under FOLDER        only files inside FOLDER
+  --confident           only files typical of the models' training data (in-domain score
+                        >= 0.5: every prediction carries one, 0..1, with valence and arousal
+                        intervals), the predictions to trust most
   --limit N             at most N results
   --moments             spans (with start and end times) instead of files: every window
                         meets --arousal-above/-below and --valence-above/-below, for at
@@ -43,6 +46,9 @@ def build_parser():
     ap.add_argument("--label", action="append", default=[], metavar="NAME", help="emotion label (repeatable: any of)")
     ap.add_argument("--like", metavar="FILE", help="files that sound like FILE (nearest in feature space)")
     ap.add_argument("--under", metavar="FOLDER", help="only files inside this folder")
+    ap.add_argument("--confident", action="store_true",
+                    help="only files typical of the models' training data (in-domain score at least 0.5), "
+                         "whose predictions can be trusted most")
     ap.add_argument("--limit", type=int, default=20, help="at most this many results")
     ap.add_argument("--moments", action="store_true", help="find spans within files (see above)")
     ap.add_argument("--arousal-above", type=float, metavar="X", help="with --moments: arousal above X")
@@ -74,8 +80,10 @@ def _run(args):
         raise EmoTagError("--arousal-above/-below and --valence-above/-below go with --moments")
     if args.format in ("markers", "audacity") and not args.moments:
         raise EmoTagError(f"--format {args.format} is for --moments")
-    if args.moments and (args.near or args.like or descriptors or args.label):
+    if args.moments and (args.near or args.like or descriptors or args.label or args.confident):
         raise EmoTagError("--moments combines with --under, --limit and the four thresholds only")
+    from va_query import CONFIDENT_IN_DOMAIN
+    confident = CONFIDENT_IN_DOMAIN if args.confident else None
     conn = open_library(args.db)
     try:
         if args.moments:
@@ -86,10 +94,10 @@ def _run(args):
         elif args.like:
             from va_cli import cache_dir
             rows = like(conn, args.db, args.like, descriptors=descriptors, labels=args.label, under=args.under,
-                        limit=args.limit, cache_dir=cache_dir(args))
+                        limit=args.limit, cache_dir=cache_dir(args), min_in_domain=confident)
         else:
             rows = find(conn, near=args.near, descriptors=descriptors, labels=args.label, under=args.under,
-                        limit=args.limit)
+                        limit=args.limit, min_in_domain=confident)
     finally:
         conn.close()
     text = FORMATS[args.format](rows)

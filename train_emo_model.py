@@ -40,14 +40,16 @@ from essentia_engine import DEFAULT_CONFIG, feature_names
 from extractor import extract_batch
 from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_data_loader import load_corpus, load_lexicon
-from va_evaluation import (classification_metrics, fit_search, fixed_folds, nested_cv, oof_predict, summarise)
+from va_evaluation import (classification_metrics, conformal_interval, fit_search, fixed_folds, nested_cv, oof_predict,
+                           summarise)
 from va_io import CLASSIFIER_FILE, MODEL_FILES, TARGETS, TRAINING_META_COLUMNS, read_csv, read_training_table, save_model, write_csv
-from va_models import DEFAULT_RECIPES, make_model
+from va_models import DEFAULT_RECIPES, make_model, out_of_range_share
 from va_plotter import plot_pred_vs_true
 from va_utils import BadLabelError, EmoTagError, log
 
 TABLE_FILES = {"valence": "out_Valence.csv", "arousal": "out_Arousal.csv"}
 DOMAIN_Z = 5.0  # |z| beyond which a standardised feature counts as outside the training range
+INTERVAL_LEVEL = 0.9  # coverage the valence/arousal intervals aim at
 
 
 def build_parser():
@@ -151,6 +153,21 @@ def train_target(target, table, args):
     return search, folds, summary, oof
 
 
+def uncertainty_metadata(model, X, y, oof, groups, args) -> dict:
+    """The ``interval`` and ``in_domain`` entries of a VA model's metadata (read by ``va_inference``).
+
+    ``interval``: a 90% split-conformal half-width from the out-of-fold residuals, with its
+    coverage checked fold by fold under the same grouped CV. ``in_domain``: the
+    distribution (101 quantiles) of the training files' share of standardised features
+    beyond ±DOMAIN_Z, against which a new file's share is ranked.
+    """
+    share = out_of_range_share(model, X, z=DOMAIN_Z)
+    return {"interval": conformal_interval(y, oof, groups, folds=args.folds, seed=args.seed, level=INTERVAL_LEVEL),
+            "in_domain": {"z": DOMAIN_Z, "share_quantiles": [float(v) for v in np.quantile(share, np.linspace(0, 1, 101))],
+                          "meaning": "a file's in-domain score is the share of training files whose share of "
+                                     "standardised features beyond ±z is at least the file's own"}}
+
+
 def _run(args):
     out_dir, models_dir = Path(args.out_dir), Path(args.models_dir)
     if args.features and (args.ravdess or args.emotify or args.emo_soundscapes or args.csv):
@@ -203,6 +220,8 @@ def _train_all(args, tables, emo, out_dir, models_dir, bar):
                    **{m: {"mean": float(allrow.loc[m, "mean"]), "std": float(allrow.loc[m, "std"])}
                       for m in allrow.index},
                    "per_subset": summary.to_dict(orient="records")},
+            **uncertainty_metadata(search.best_estimator_, table[list(feature_names(DEFAULT_CONFIG))].to_numpy(float),
+                                   table[target].to_numpy(float), oof, table["group"].astype(str).to_numpy(), args),
         }
         sha = save_model(search.best_estimator_, models_dir / MODEL_FILES[target], metadata=meta)
         log.debug("%s model: %s (sha256 %s…)", target, models_dir / MODEL_FILES[target], sha[:12])

@@ -45,7 +45,9 @@ SCHEMA_VERSION = 3
 #: index pages (bench/bench_library.py measures the rate).
 BULK_BATCH = 5000
 # Columns added after version 1, created on open when an older library lacks them.
-_ADDED_COLUMNS = {"predictions": [("emotion_label", "TEXT"), ("emotion_confidence", "REAL"), ("emotion_source", "TEXT")],
+UNCERTAINTY = ("valence_low", "valence_high", "arousal_low", "arousal_high", "in_domain")
+_ADDED_COLUMNS = {"predictions": [("emotion_label", "TEXT"), ("emotion_confidence", "REAL"), ("emotion_source", "TEXT"),
+                                  *[(c, "REAL") for c in UNCERTAINTY]],
                   "audio_paths": [("size", "INTEGER"), ("mtime_ns", "INTEGER")]}
 
 SCHEMA = """
@@ -92,6 +94,8 @@ CREATE TABLE IF NOT EXISTS predictions (
     arousal REAL NOT NULL CHECK (arousal BETWEEN -1 AND 1),
     emotion_label TEXT, emotion_confidence REAL CHECK (emotion_confidence BETWEEN 0 AND 1),
     emotion_source TEXT,
+    valence_low REAL, valence_high REAL, arousal_low REAL, arousal_high REAL,
+    in_domain REAL CHECK (in_domain BETWEEN 0 AND 1),
     UNIQUE (file_id, valence_model_id, arousal_model_id)
 );
 CREATE INDEX IF NOT EXISTS idx_predictions_va ON predictions(valence, arousal);
@@ -308,20 +312,25 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
             lab = list(predictions["emotion_label"]) if emo else [None] * n
             conf = list(predictions["emotion_confidence"]) if emo else [None] * n
             src = list(predictions["emotion_source"]) if "emotion_source" in predictions.columns else ["unknown"] * n
+            unc = [[_num(x) for x in predictions[c]] if c in predictions.columns else [None] * n for c in UNCERTAINTY]
             rows = []
-            for fid, v, a, el, ec, es in zip(fids, predictions["valence"], predictions["arousal"], lab, conf, src):
+            for fid, v, a, el, ec, es, *u in zip(fids, predictions["valence"], predictions["arousal"], lab, conf, src,
+                                                 *unc):
                 ok = isinstance(el, str)
                 rows.append((fid, vm, am, float(v), float(a), el if ok else None, _num(ec) if ok else None,
-                             str(es) if ok else None))
+                             str(es) if ok else None, *u))
             conn.executemany(
                 "INSERT INTO predictions(file_id, valence_model_id, arousal_model_id, valence, arousal, "
-                "emotion_label, emotion_confidence, emotion_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "emotion_label, emotion_confidence, emotion_source, " + ", ".join(UNCERTAINTY) + ") "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(file_id, valence_model_id, arousal_model_id) DO UPDATE SET "
                 "valence = excluded.valence, arousal = excluded.arousal, emotion_label = excluded.emotion_label, "
-                "emotion_confidence = excluded.emotion_confidence, emotion_source = excluded.emotion_source "
+                "emotion_confidence = excluded.emotion_confidence, emotion_source = excluded.emotion_source, "
+                + ", ".join(f"{c} = excluded.{c}" for c in UNCERTAINTY) + " "
                 "WHERE valence != excluded.valence OR arousal != excluded.arousal "
                 "OR emotion_label IS NOT excluded.emotion_label "
-                "OR emotion_confidence IS NOT excluded.emotion_confidence", rows)
+                "OR emotion_confidence IS NOT excluded.emotion_confidence "
+                + " ".join(f"OR {c} IS NOT excluded.{c}" for c in UNCERTAINTY), rows)
             if scores is not None:
                 pids = dict(ids_for(conn, "SELECT file_id, id FROM predictions WHERE file_id IN ({marks})",
                                     set(fids), extra_sql=" AND valence_model_id = ? AND arousal_model_id = ?",

@@ -177,6 +177,34 @@ def nested_cv(pipe, grid, X, y, groups, *, folds: int = 5, inner_folds: int = 3,
     return (pd.DataFrame(rows), oof, final) if refit else (pd.DataFrame(rows), oof)
 
 
+def conformal_interval(y, oof, groups, *, folds: int = 5, seed: int = 0, level: float = 0.9) -> dict:
+    """A split-conformal prediction interval from out-of-fold residuals, and its coverage under grouped CV.
+
+    The half-width is the ``level`` quantile (with the finite-sample correction
+    ``ceil((n + 1) level) / n``) of ``|y - oof|``. Its coverage is checked the same way it
+    will be used: for each outer fold (the folds of :func:`nested_cv` with the same
+    ``folds`` and ``seed``), the half-width comes from the other folds' residuals and the
+    share of this fold's rows inside ``oof ± half-width`` is measured.
+
+    Returns
+    -------
+    dict
+        ``level``, ``halfwidth`` (same unit as ``y``), ``coverage_mean``, ``coverage_std``
+        (over folds) and ``folds``.
+    """
+    y, oof, groups = np.asarray(y, float), np.asarray(oof, float), np.asarray(groups)
+    res = np.abs(y - oof)
+
+    def q(r):
+        k = min(len(r), int(np.ceil((len(r) + 1) * level)))
+        return float(np.sort(r)[k - 1])
+    cover = []
+    for tr, te in group_folds(groups, folds, seed=seed).split(res, res, groups):
+        cover.append(float(np.mean(res[te] <= q(res[tr]))))
+    return {"level": level, "halfwidth": q(res), "coverage_mean": float(np.mean(cover)),
+            "coverage_std": float(np.std(cover, ddof=1)) if len(cover) > 1 else float("nan"), "folds": len(cover)}
+
+
 def summarise(fold_metrics: pd.DataFrame, **labels) -> pd.DataFrame:
     """Mean and std over folds of each metric, per subset: one row per (subset, metric)."""
     if fold_metrics.empty:

@@ -72,6 +72,42 @@ def predict_va(models: dict, X: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({t: np.clip(models[t][0].predict(X), -1.0, 1.0) for t in ("valence", "arousal")})
 
 
+UNCERTAINTY_COLUMNS = ["valence_low", "valence_high", "arousal_low", "arousal_high", "in_domain"]
+
+
+def predict_uncertainty(models: dict, X: np.ndarray, va: pd.DataFrame) -> pd.DataFrame:
+    """How far to trust each prediction: intervals for valence and arousal, and an in-domain score.
+
+    ``<target>_low, <target>_high`` (in [-1, 1]) bound the prediction with the model's
+    split-conformal half-width (``metadata["interval"]``: 90% of held-out files fell
+    inside under grouped CV, as the model's metadata records). ``in_domain`` (0..1) is
+    the share of the training files that were at least as atypical as this one: the
+    share of its standardised features beyond ±z, ranked against the training files'
+    (``metadata["in_domain"]``); near 0 means unlike anything the model learned from.
+    Models trained before these entries existed give NaN.
+
+    Returns
+    -------
+    DataFrame, columns :data:`UNCERTAINTY_COLUMNS`, one row per row of ``X``.
+    """
+    from va_models import out_of_range_share
+    n = len(X)
+    out = {}
+    for t in ("valence", "arousal"):
+        iv = models[t][1].get("interval")
+        v = np.asarray(va[t], float)
+        out[f"{t}_low"] = np.clip(v - iv["halfwidth"], -1, 1) if iv else np.full(n, np.nan)
+        out[f"{t}_high"] = np.clip(v + iv["halfwidth"], -1, 1) if iv else np.full(n, np.nan)
+    dom = models["arousal"][1].get("in_domain")
+    if dom and n:
+        share = out_of_range_share(models["arousal"][0], X, z=dom["z"])
+        q = np.asarray(dom["share_quantiles"], float)
+        out["in_domain"] = (q[None, :] >= share[:, None]).mean(axis=1)
+    else:
+        out["in_domain"] = np.full(n, np.nan)
+    return pd.DataFrame(out, columns=UNCERTAINTY_COLUMNS)
+
+
 def load_emotion_model(models_dir=MODELS_DIR, *, config: ExtractorConfig = DEFAULT_CONFIG):
     """The 8-class emotion classifier of ``models_dir`` as ``(pipeline, metadata)``, or None if absent."""
     p = Path(models_dir) / CLASSIFIER_FILE
@@ -299,7 +335,8 @@ class ModelSet:
         Returns
         -------
         pred : DataFrame
-            ``valence, arousal`` (in [-1, 1]), ``emotion_label, emotion_confidence, emotion_source``.
+            ``valence, arousal`` (in [-1, 1]), ``emotion_label, emotion_confidence, emotion_source``,
+            then :data:`UNCERTAINTY_COLUMNS` (see :func:`predict_uncertainty`).
         scores : DataFrame
             One VA-derived score (0..1) per descriptor word.
         """
@@ -308,7 +345,8 @@ class ModelSet:
             raise EmoTagError(f"feature rows must be a 2-D array (n_files, n_features), given X.shape={X.shape}")
         va = self.predict_va(X) if len(X) else pd.DataFrame({"valence": [], "arousal": []})
         emo = self.predict_emotion(X, va)
-        return pd.concat([va, emo], axis=1), self.descriptor_scores(va)
+        unc = predict_uncertainty(self.va_models, X, va)
+        return pd.concat([va, emo, unc], axis=1), self.descriptor_scores(va)
 
     def predict_segments(self, paths, *, window: float, hop: float, jobs: int = 1, backend: str = "loky",
                          scheduler=None, shas=None) -> tuple[pd.DataFrame, list]:

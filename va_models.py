@@ -55,6 +55,26 @@ class EnergyLog(TransformerMixin, BaseEstimator):
         return X
 
 
+def feature_space(model):
+    """The fitted transformer that standardises a model's inputs (its log-energy and scaler steps).
+
+    For a pipeline, every step but the last; for a stack, that of its first base model.
+    ``feature_space(model).transform(X)`` gives the z-scores against the training files
+    that the in-domain score counts (:func:`out_of_range_share`).
+    """
+    if hasattr(model, "estimators_"):                      # StackingRegressor / StackingClassifier
+        model = model.estimators_[0]
+    if hasattr(model, "steps") and len(model.steps) > 1:
+        return model[:-1]
+    raise EmoTagError(f"no standardising steps in {type(model).__name__}")
+
+
+def out_of_range_share(model, X, *, z: float = 5.0) -> np.ndarray:
+    """Per row of ``X``, the share of its standardised features beyond ±``z`` (0: typical)."""
+    Z = feature_space(model).transform(np.asarray(X, float))
+    return (np.abs(Z) > z).mean(axis=1)
+
+
 # ------------------------------------------------------------------ a small MLP with dropout
 class DropoutMLP(BaseEstimator):
     """A multi-layer perceptron with ReLU units and (inverted) dropout, trained with Adam.

@@ -33,7 +33,14 @@ from pathlib import Path
 
 from va_utils import EmoTagError, did_you_mean
 
-COLUMNS = ["path", "valence", "arousal", "emotion_label", "emotion_confidence", "duration"]
+COLUMNS = ["path", "valence", "arousal", "emotion_label", "emotion_confidence", "in_domain", "duration"]
+#: ``--confident``: the in-domain score (0..1) a prediction needs.
+CONFIDENT_IN_DOMAIN = 0.5
+
+
+def has_in_domain(conn) -> bool:
+    """Whether the library's predictions carry in-domain scores (libraries from before do not)."""
+    return "in_domain" in {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
 
 
 def open_library(path) -> sqlite3.Connection:
@@ -90,7 +97,7 @@ def _under(folder) -> tuple[str, list]:
 
 
 def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int | None = 20,
-         pair=None, check: bool = True, with_ids: bool = False) -> list[dict]:
+         pair=None, check: bool = True, with_ids: bool = False, min_in_domain: float | None = None) -> list[dict]:
     """Files of the library that match every filter, best first.
 
     Parameters
@@ -110,11 +117,14 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
         Predictions of this model pair (default: the most recent).
     with_ids : bool
         Also return each row's ``file_id``.
+    min_in_domain : float in [0, 1] or None
+        Only predictions whose in-domain score (how typical the file is of the models'
+        training data) is at least this; files without one are left out.
 
     Returns
     -------
     list of dict
-        ``path, valence, arousal, emotion_label, emotion_confidence, duration``, the
+        ``path, valence, arousal, emotion_label, emotion_confidence, in_domain, duration``, the
         score of each filtered descriptor, and ``distance`` with ``near``.
     """
     descriptors = [(str(n), float(lo)) for n, lo in descriptors]
@@ -134,6 +144,13 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
     if labels:
         where.append(f"p.emotion_label IN ({','.join('?' * len(labels))})")   # placeholders only
         params += labels
+    dom = has_in_domain(conn)
+    if min_in_domain is not None:
+        if not dom:
+            raise EmoTagError("this library's predictions carry no in-domain scores; re-run predict_new_audio.py "
+                              "--db (or log_predictions_to_db.py) with the current models to add them")
+        where.append("p.in_domain >= ?")
+        params.append(float(min_in_domain))
     path_sql, path_params = "a.path", []
     if under is not None:
         inside, inside_params = _under(under)
@@ -144,7 +161,8 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
     score_cols = "".join(f", (SELECT s.score FROM descriptor_scores s WHERE s.descriptor = ? "
                          f"AND s.prediction_id = p.id) AS d{i}" for i in range(len(descriptors)))
     score_params = [n for n, _ in descriptors]
-    select = (f"SELECT {path_sql}, p.valence, p.arousal, p.emotion_label, p.emotion_confidence, a.duration"
+    select = (f"SELECT {path_sql}, p.valence, p.arousal, p.emotion_label, p.emotion_confidence, "
+              f"{'p.in_domain' if dom else 'NULL'}, a.duration"
               f"{score_cols}, p.file_id")
     names = COLUMNS + [n for n, _ in descriptors] + ["file_id"]
 
@@ -202,7 +220,7 @@ def _row(names, values, with_ids):
 
 
 def like(conn, db_path, audio_file, *, descriptors=(), labels=(), under=None, limit: int = 20,
-         cache_dir=None) -> list[dict]:
+         cache_dir=None, min_in_domain: float | None = None) -> list[dict]:
     """Files nearest to ``audio_file`` in standardised feature space, nearest first.
 
     The features of ``audio_file`` come from the database when its content is there,
@@ -240,7 +258,7 @@ def like(conn, db_path, audio_file, *, descriptors=(), labels=(), under=None, li
     d = np.sqrt((((X - q) / sd) ** 2).mean(axis=1))      # RMS z-distance: comparable across feature sets
     d[table["sha256"].to_numpy() == sha] = np.inf
     allowed = {r["file_id"]: r for r in find(conn, descriptors=descriptors, labels=labels, under=under,
-                                             limit=None, with_ids=True)}
+                                             limit=None, with_ids=True, min_in_domain=min_in_domain)}
     ids = table["file_id"].to_numpy()
     out = []
     for i in np.argsort(d, kind="stable"):
