@@ -3,8 +3,9 @@
 Reads the SQLite library (read-only), the descriptor lexicon and pairs; writes nothing
 itself (``va_map.py`` writes the file). The page needs no server, CDN or library: its
 JavaScript (below, written for this project) draws every file as a point on a
-``<canvas>`` (so 50,000 points stay responsive), shows a tooltip on hover (name,
-valence, arousal, top 3 descriptors, emotion label), plays the file on click through a
+``<canvas>`` (so 50,000 points stay responsive; files whose in-domain score is below 0.5,
+unlike the models' training data, are drawn faded), shows a tooltip on hover (name,
+valence, arousal, top 3 descriptors, emotion label, in-domain score), plays the file on click through a
 path relative to the HTML file, filters by descriptor score, emotion label, folder and
 name, colours the points by a chosen field, places the descriptor words with their
 pair links in the plane, and, for files analysed with ``--segments``, draws the clicked
@@ -22,7 +23,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from va_query import model_pair
+from va_query import has_in_domain, model_pair
 
 
 def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=None, limit=None) -> dict:
@@ -33,7 +34,8 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
     """
     pair = model_pair(conn)
     rows = [] if pair is None else conn.execute(
-        "SELECT p.id, a.path, p.valence, p.arousal, p.emotion_label, p.emotion_confidence "
+        "SELECT p.id, a.path, p.valence, p.arousal, p.emotion_label, p.emotion_confidence, "
+        + ("p.in_domain " if has_in_domain(conn) else "NULL ") +
         "FROM predictions p JOIN audio_files a ON a.id = p.file_id "
         "WHERE p.valence_model_id = ? AND p.arousal_model_id = ? ORDER BY a.path" + (" LIMIT ?" if limit else ""),
         (*pair, limit) if limit else pair).fetchall()
@@ -87,6 +89,7 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
             "labels": labels, "label": label_idx,
             "v": [round(float(r[2]), 3) for r in rows], "a": [round(float(r[3]), 3) for r in rows],
             "conf": [None if r[5] is None else round(float(r[5]), 2) for r in rows],
+            "dom": [None if r[6] is None else round(float(r[6]), 2) for r in rows],
             "descriptors": words, "scores": scores, "words": lex_words, "pairs": links}
 
 
@@ -193,7 +196,11 @@ function draw(){
   const groups = new Map();
   for (const i of shown) { const c = colorOf(i); let g = groups.get(c); if (!g) groups.set(c, g = []); g.push(i); }
   const s = shown.length > 10000 ? 2 : shown.length > 1000 ? 4 : 7;
-  for (const [c, idx] of groups) { ctx.fillStyle = c; for (const i of idx) ctx.fillRect(X(D.v[i]) - s / 2, Y(D.a[i]) - s / 2, s, s); }
+  // files unlike the models' training data (in-domain score < 0.5) are drawn faded
+  for (const [c, idx] of groups) { ctx.fillStyle = c;
+    for (const i of idx) { ctx.globalAlpha = (D.dom[i] != null && D.dom[i] < 0.5) ? 0.3 : 1;
+      ctx.fillRect(X(D.v[i]) - s / 2, Y(D.a[i]) - s / 2, s, s); } }
+  ctx.globalAlpha = 1;
   // the selected file's trajectory through the plane (windows in time order)
   const tr = api.selected >= 0 ? D.traj[String(api.selected)] : null;
   if (tr && tr.length > 1) {
@@ -221,6 +228,7 @@ cv.addEventListener("mousemove", e => { const r = cv.getBoundingClientRect(), i 
   let h = "<b>" + esc(D.name[i]) + "</b><br>valence " + D.v[i].toFixed(2) + ", arousal " + D.a[i].toFixed(2);
   if (D.label[i] >= 0) h += "<br>emotion: " + esc(D.labels[D.label[i]]) + (D.conf[i] != null ? " (" + D.conf[i].toFixed(2) + ")" : "");
   const t = top3(i); if (t.length) h += "<br>" + t.map(([d, s]) => esc(d) + " " + (s / 100).toFixed(2)).join(", ");
+  if (D.dom[i] != null) h += "<br>in-domain " + D.dom[i].toFixed(2) + (D.dom[i] < 0.5 ? " (unlike the training data: a guess)" : "");
   tip.innerHTML = h; tip.style.display = "block";
   tip.style.left = Math.min(e.clientX - r.left + 12, W - 330) + "px"; tip.style.top = (e.clientY - r.top + 12) + "px"; });
 cv.addEventListener("mouseleave", () => { tip.style.display = "none"; });

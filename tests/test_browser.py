@@ -55,7 +55,8 @@ def library(tmp_path):
         am = register_model(conn, "a" * 64, {"name": "a", "kind": "va"})
     files = pd.DataFrame({"sha256": [f"{i:064x}" for i in range(N)], "path": paths, "duration": 0.1})
     pred = pd.DataFrame({"valence": va[:, 0], "arousal": va[:, 1], "emotion_label": labels,
-                         "emotion_confidence": 0.7, "emotion_source": "va-nearest"})
+                         "emotion_confidence": 0.7, "emotion_source": "va-nearest",
+                         "in_domain": np.where(np.arange(N) % 2 == 0, 0.9, 0.1)})     # odd files: unlike the training data
     log_batch(conn, files=files, predictions=pred, model_ids=(vm, am), scores=scores)
     seg = pd.DataFrame({"sha256": f"{17:064x}", "path": paths[17], "start": np.arange(10.0), "end": np.arange(10.0) + 3,
                         "valence": np.linspace(-0.8, 0.8, 10), "arousal": np.linspace(0.8, -0.8, 10),
@@ -94,6 +95,9 @@ def test_map_in_chromium(tmp_path, library):
             name = os.path.basename(page.evaluate(f"emotagMap.data.name[{i}]"))
             row = truth[truth["path"].str.endswith("/" + name)].iloc[0]
             assert name in tip and f"valence {row['v']:.2f}" in tip and row["label"] in tip
+            idx = int(name[6:9])                                       # sound_NNN.wav
+            assert (f"in-domain 0.10 (unlike the training data" in tip) if idx % 2 else ("in-domain 0.90" in tip)
+            assert sorted(set(page.evaluate("emotagMap.data.dom"))) == [0.1, 0.9]
 
             # filters change the count to the known answers
             page.select_option("#label", label="tense")
