@@ -227,7 +227,7 @@ def run_system(corpus: Corpus, task: Task, system: System, *, jobs=1, inner_fold
     return pd.DataFrame(rows), oof, params
 
 
-def run_combined(corpora: list[Corpus], target: str, *, jobs=1, inner_folds=3, search=True):
+def run_combined(corpora: list[Corpus], target: str, *, jobs=1, inner_folds=3, search=True, recipe=None):
     """The shipped VA recipe trained on all corpora at once, scored per corpus.
 
     Fold k of the combined run is the union of fold k of each corpus, so every test file
@@ -246,7 +246,10 @@ def run_combined(corpora: list[Corpus], target: str, *, jobs=1, inner_folds=3, s
     k = min(len(c.folds) for c in corpora)
     folds = [(np.concatenate([c.folds[i][0] + o for c, o in zip(corpora, offsets)]),
               np.concatenate([c.folds[i][1] + o for c, o in zip(corpora, offsets)])) for i in range(k)]
-    est, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names)
+    est, grid = make_model(recipe or DEFAULT_RECIPES["regression"], "regression", names)
+    system = "ours_shipped" if recipe is None else f"ours_shipped_{recipe}"
+    label = ("ours, shipped VA model (trained on both corpora)" if recipe is None
+             else f"ours: {recipe}, trained on both corpora")
     oof, params = oof_predict(est, grid if search else {}, np.vstack(Xs), np.concatenate(ys), np.concatenate(gs),
                               folds, inner_folds=inner_folds, scoring="r2", jobs=jobs)
     rows = []
@@ -256,8 +259,8 @@ def run_combined(corpora: list[Corpus], target: str, *, jobs=1, inner_folds=3, s
         for i in range(k):
             te = c.folds[i][1]
             for m, v in score_fold(task, y[te], oof[te + o]).items():
-                rows.append({"task": task.name, "corpus": c.name, "target": target, "system": "ours_shipped",
-                             "label": "ours, shipped VA model (trained on both corpora)", "fold": i,
+                rows.append({"task": task.name, "corpus": c.name, "target": target, "system": system,
+                             "label": label, "fold": i,
                              "metric": m, "value": v, "n": int(te.size)})
     return pd.DataFrame(rows), params
 

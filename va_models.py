@@ -224,9 +224,29 @@ class ClassifierVA(BaseEstimator):
 
 
 # ------------------------------------------------------------------ named recipes
-def _pre(names):
+class Clip(TransformerMixin, BaseEstimator):
+    """Bound standardised features to ``[-limit, limit]``.
+
+    A file unlike the training data can have features tens of standard deviations out;
+    a linear model extrapolates them into predictions far outside -1..1 (the synthetic
+    siren of the demo got arousal -1, clipped). Bounding the inputs bounds that
+    extrapolation; inside the training range nothing changes.
+    """
+
+    def __init__(self, limit: float = 3.0):
+        self.limit = limit
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.clip(np.asarray(X, dtype=np.float64), -self.limit, self.limit)
+
+
+def _pre(names, clip=None):
     from sklearn.preprocessing import StandardScaler
-    return [("log", EnergyLog(tuple(names))), ("scale", StandardScaler())]
+    steps = [("log", EnergyLog(tuple(names))), ("scale", StandardScaler())]
+    return steps + ([("clip", Clip(clip))] if clip else [])
 
 
 def _svm(kind, names):
@@ -276,11 +296,14 @@ class AtMostKFold:
         return KFold(self.get_n_splits(X)).split(X)
 
 
-def _stack(kind, names):
+def _stack(kind, names, clip=None):
     from sklearn.ensemble import StackingClassifier, StackingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
     svm, _ = _svm(kind, names)
     lin, _ = _linear(kind, names)
+    if clip:
+        for est in (svm, lin):
+            est.steps[2:2] = [("clip", Clip(clip))]
     if kind == "regression":
         svm.set_params(model__C=1.0, model__epsilon=0.05)
         lin.set_params(model__alpha=300.0)
@@ -292,7 +315,12 @@ def _stack(kind, names):
                               final_estimator=LogisticRegression(C=1.0, max_iter=2000), cv=5), {}
 
 
-RECIPES = {"svm": _svm, "linear": _linear, "hgb": _hgb, "mlp": _mlp, "stack": _stack}
+def _stack_clip(kind, names):
+    """The stack on standardised features bounded to ±3 (:class:`Clip`)."""
+    return _stack(kind, names, clip=3.0)
+
+
+RECIPES = {"svm": _svm, "linear": _linear, "hgb": _hgb, "mlp": _mlp, "stack": _stack, "stack_clip": _stack_clip}
 # The recipes our shipped models use (chosen by evaluate_models.py; see docs/RESULTS.md).
 DEFAULT_RECIPES = {"regression": "stack", "classification": "linear"}
 

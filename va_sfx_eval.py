@@ -17,6 +17,8 @@ chance 0.5). Systems:
 ``E ridge``         ridge regression on our Essentia features, trained on RAVDESS + Emotify
 ``Y ridge``         ridge on YAMNet's pooled class scores and embedding, same training
 ``Y ridge + prior`` the mean of the two systems' standardised outputs
+``stack``,          the default recipe and its bounded variant (``va_models``), trained on
+``stack_clip``      RAVDESS + Emotify with our features (full runs only)
 ``with Sonancia``   a ridge over [prior, Y ridge] outputs fitted to Bradley–Terry scores of
                     the training clips' pairs, in clip-grouped CV (5 folds, 5 repeats);
                     scored on the pairs whose two clips are both held out
@@ -65,7 +67,7 @@ def column_sets(names) -> dict:
             "scores": [i for i, n in enumerate(names) if n.startswith("yamnet.score.")]}
 
 
-def zero_shot_scores(X_son, X_train, va_train, names, *, shipped=None) -> dict:
+def zero_shot_scores(X_son, X_train, va_train, names, *, shipped=None, stack_recipes=()) -> dict:
     """``{system: {"valence": (n,), "arousal": (n,)}}`` for the Sonancia clips, from systems that never saw them.
 
     Parameters
@@ -76,6 +78,9 @@ def zero_shot_scores(X_son, X_train, va_train, names, *, shipped=None) -> dict:
         Valence and arousal targets of the training rows (RAVDESS + Emotify).
     shipped : callable or None
         ``X_E -> DataFrame(valence, arousal)``: the shipped models (left out when None).
+    stack_recipes : tuple of str
+        Recipes of ``va_models`` (e.g. "stack", "stack_clip") also trained here on our
+        features of the training rows, as systems named after the recipe.
     """
     import va_yamnet
     cols = column_sets(names)
@@ -90,6 +95,15 @@ def zero_shot_scores(X_son, X_train, va_train, names, *, shipped=None) -> dict:
     for key, c in (("E ridge", cols["E"]), ("Y ridge", cols["Y"])):
         out[key] = {t: _ridge().fit(X_train[:, c], va_train[:, k]).predict(X_son[:, c])
                     for k, t in enumerate(("valence", "arousal"))}
+    if stack_recipes:
+        from va_models import make_model
+        e_names = [names[i] for i in cols["E"]]
+        for recipe in stack_recipes:
+            out[recipe] = {}
+            for k, t in enumerate(("valence", "arousal")):
+                est, _ = make_model(recipe, "regression", e_names)
+                out[recipe][t] = np.clip(est.fit(X_train[:, cols["E"]], va_train[:, k]).predict(X_son[:, cols["E"]]),
+                                         -1, 1)
     out["Y ridge + prior"] = {t: (_z(out["Y ridge"][t]) + _z(out["prior"][t])) / 2 for t in ("valence", "arousal")}
     return out
 

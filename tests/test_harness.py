@@ -188,3 +188,21 @@ def test_evaluate_models_quick_on_tiny_corpora(tmp_path, tiny_corpora, capsys):
 def test_evaluate_models_without_corpora_fails_cleanly(tmp_path, capsys):
     code = evaluate_models.main(["--ravdess", str(tmp_path / "x"), "--emotify", str(tmp_path / "y"), "-q"])
     assert code == 2 and "no corpus found" in capsys.readouterr().err
+
+
+def test_clip_bounds_standardised_features_and_the_stack_extrapolation():
+    from va_models import Clip, make_model
+    X = np.array([[-10.0, 0.5, 3.0, 7.0]])
+    assert np.array_equal(Clip(3.0).fit(X).transform(X), [[-3.0, 0.5, 3.0, 3.0]])
+    rng = np.random.default_rng(0)
+    names = [f"lowLevel.mfcc.mean.{i}" for i in range(6)]
+    Xtr = rng.standard_normal((80, 6))
+    y = np.tanh(Xtr[:, 0])
+    far = Xtr[:5] * 1e3
+    plain, _ = make_model("stack", "regression", names)
+    bounded, _ = make_model("stack_clip", "regression", names)
+    assert [s for s, _ in bounded.estimators[0][1].steps] == ["log", "scale", "clip", "model"]
+    p_plain = plain.fit(Xtr, y).predict(far)
+    p_bounded = bounded.fit(Xtr, y).predict(far)
+    assert np.abs(p_bounded).max() < 2.0 < np.abs(p_plain).max()          # the linear part no longer runs away
+    np.testing.assert_allclose(bounded.predict(Xtr[:20] * 0.1), plain.predict(Xtr[:20] * 0.1), atol=0.15)
