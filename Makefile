@@ -49,6 +49,7 @@ demo: $(STAMP)
 	@echo
 	@echo "The three most soothing:"
 	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --descriptor soothing --min 0 --limit 3
+	@echo "(in_domain near 0: unlike the speech and music the models learned from, so these values are guesses)"
 	@echo
 	@echo "The map: $(DEMO)/va_map.html (hover a point; click it to play the sound). Open it with"
 	@echo "  xdg-open $(DEMO)/va_map.html        (macOS: open $(DEMO)/va_map.html)"
