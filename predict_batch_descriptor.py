@@ -44,7 +44,7 @@ def main(argv=None):
 
 
 def _run(args):
-    model_set = ModelSet(args.models_dir, emotion="classifier")
+    model_set = ModelSet(args.models_dir)
     models = model_set.descriptor_models(args.descriptor)
     if not models:
         raise EmoTagError(f"no descriptor models in {Path(args.models_dir) / 'descriptors'}; "

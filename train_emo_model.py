@@ -150,7 +150,7 @@ def train_target(target, table, args):
                                    jobs=args.jobs, seed=args.seed, strata=table["corpus"].astype(str).to_numpy(),
                                    refit=True)
     summary = summarise(folds, target=target)
-    return search, folds, summary, oof
+    return search, folds, summary, oof, uncertainty_metadata(search.best_estimator_, X, y, oof, groups, args)
 
 
 def uncertainty_metadata(model, X, y, oof, groups, args) -> dict:
@@ -201,7 +201,7 @@ def _train_all(args, tables, emo, out_dir, models_dir, bar):
         if bar is not None:
             bar.set_postfix_str(target)
         table = tables[target]
-        search, folds, summary, oof = train_target(target, table, args)
+        search, folds, summary, oof, uncertainty = train_target(target, table, args)
         reports.append(summary)
         all_folds.append(folds.assign(target=target))
         figs[target] = pd.DataFrame({"y": table[target], "yhat": oof, "corpus": table["corpus"]})
@@ -220,8 +220,7 @@ def _train_all(args, tables, emo, out_dir, models_dir, bar):
                    **{m: {"mean": float(allrow.loc[m, "mean"]), "std": float(allrow.loc[m, "std"])}
                       for m in allrow.index},
                    "per_subset": summary.to_dict(orient="records")},
-            **uncertainty_metadata(search.best_estimator_, table[list(feature_names(DEFAULT_CONFIG))].to_numpy(float),
-                                   table[target].to_numpy(float), oof, table["group"].astype(str).to_numpy(), args),
+            **uncertainty,
         }
         sha = save_model(search.best_estimator_, models_dir / MODEL_FILES[target], metadata=meta)
         log.debug("%s model: %s (sha256 %s…)", target, models_dir / MODEL_FILES[target], sha[:12])
@@ -277,8 +276,7 @@ def train_classifier(table, args, out_dir, models_dir):
     write_csv(report, out_dir / "cv_emotion_report.csv")
     search = fit_search(pipe, grid, X, y, groups, folds=args.folds, jobs=args.jobs, seed=args.seed,
                         scoring="balanced_accuracy")
-    z = np.abs(search.best_estimator_[:-1].transform(X))
-    share = (z > DOMAIN_Z).mean(axis=1)
+    share = out_of_range_share(search.best_estimator_, X, z=DOMAIN_Z)
     meta = {
         "domain_gate": {"z": DOMAIN_Z, "max_share": float(share.max()),
                         "meaning": "a file whose share of standardised features beyond ±z exceeds max_share "

@@ -94,11 +94,13 @@ def _single_candidate(grid) -> dict | None:
     return None
 
 
-def _fit_quietly(est, X, y):
-    with warnings.catch_warnings():
+@contextlib.contextmanager
+def _fitting():
+    """Where every fit runs: one BLAS thread, and the known harmless warnings silenced."""
+    with one_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # constant features in SelectKBest
         warnings.simplefilter("ignore", RuntimeWarning)
-        return est.fit(X, y)
+        yield
 
 
 def fit_search(pipe, grid, X, y, groups, *, folds: int = 5, jobs: int = 1, seed: int = 0, scoring: str = "r2"):
@@ -110,13 +112,11 @@ def fit_search(pipe, grid, X, y, groups, *, folds: int = 5, jobs: int = 1, seed:
     """
     only = _single_candidate(grid)
     if only is not None:
-        with one_blas_thread():
-            return FixedModel(_fit_quietly(clone(pipe).set_params(**only), X, y), only)
+        with _fitting():
+            return FixedModel(clone(pipe).set_params(**only).fit(X, y), only)
     cv = group_folds(groups, folds, seed=seed)
     search = GridSearchCV(pipe, grid, cv=cv, scoring=scoring, n_jobs=jobs, refit=True, error_score="raise")
-    with one_blas_thread(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # constant features in SelectKBest
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with _fitting():
         search.fit(X, y, groups=groups)
     return search
 
@@ -313,9 +313,7 @@ def oof_predict(pipe, grid, X, y, groups, folds, *, inner_folds: int = 3, scorin
                                  error_score="raise")
         else:
             model = clone(pipe)
-        with one_blas_thread(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with _fitting():
             if grid or getattr(model, "accepts_groups", False):
                 model.fit(X[tr], y[tr], groups=groups[tr])
             else:

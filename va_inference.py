@@ -139,8 +139,8 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame | None, *, sourc
         use[:] = True
         gate = classifier[1].get("domain_gate")
         if source == "auto" and gate:
-            share = (np.abs(classifier[0][:-1].transform(X)) > gate["z"]).mean(axis=1)
-            use = share <= gate["max_share"]
+            from va_models import out_of_range_share
+            use = out_of_range_share(classifier[0], X, z=gate["z"]) <= gate["max_share"]
     out = pd.DataFrame({"emotion_label": pd.Series([None] * len(X), dtype=object),
                         "emotion_confidence": np.nan, "emotion_source": "va-nearest"})
     if use.any():

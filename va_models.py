@@ -249,22 +249,22 @@ def _pre(names, clip=None):
     return steps + ([("clip", Clip(clip))] if clip else [])
 
 
-def _svm(kind, names):
+def _svm(kind, names, clip=None):
     from sklearn.pipeline import Pipeline
     from sklearn.svm import SVC, SVR
     if kind == "regression":
-        return Pipeline(_pre(names) + [("model", SVR(kernel="rbf", gamma="scale"))]), \
+        return Pipeline(_pre(names, clip) + [("model", SVR(kernel="rbf", gamma="scale"))]), \
             {"model__C": [0.3, 1.0, 3.0], "model__epsilon": [0.05, 0.1]}
-    return Pipeline(_pre(names) + [("model", SVC(C=3.0, probability=True, random_state=0))]), \
+    return Pipeline(_pre(names, clip) + [("model", SVC(C=3.0, probability=True, random_state=0))]), \
         {"model__C": [3.0, 10.0]}
 
 
-def _linear(kind, names):
+def _linear(kind, names, clip=None):
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import Pipeline
     if kind == "regression":
-        return Pipeline(_pre(names) + [("model", Ridge())]), {"model__alpha": [100.0, 300.0, 1000.0]}
-    return Pipeline(_pre(names) + [("model", LogisticRegression(max_iter=3000))]), \
+        return Pipeline(_pre(names, clip) + [("model", Ridge())]), {"model__alpha": [100.0, 300.0, 1000.0]}
+    return Pipeline(_pre(names, clip) + [("model", LogisticRegression(max_iter=3000))]), \
         {"model__C": [0.01, 0.03, 0.1]}
 
 
@@ -299,11 +299,8 @@ class AtMostKFold:
 def _stack(kind, names, clip=None):
     from sklearn.ensemble import StackingClassifier, StackingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
-    svm, _ = _svm(kind, names)
-    lin, _ = _linear(kind, names)
-    if clip:
-        for est in (svm, lin):
-            est.steps[2:2] = [("clip", Clip(clip))]
+    svm, _ = _svm(kind, names, clip)
+    lin, _ = _linear(kind, names, clip)
     if kind == "regression":
         svm.set_params(model__C=1.0, model__epsilon=0.05)
         lin.set_params(model__alpha=300.0)
