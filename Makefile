@@ -44,12 +44,13 @@ demo: $(STAMP)
 	$(RUN) predict_new_audio.py $(DEMO)/audio/05_siren.wav $(DEMO)/audio/03_chime.flac --segments 3 1 --out-dir $(DEMO)/segments --models-dir $(MODELS) --no-cache -q
 	@echo
 	@echo "==================================================================== done"
-	@echo "The three most alarming demo sounds (VA-derived score):"
-	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --descriptor alarming --min 0 --limit 3
+	@echo "Every demo sound, most aroused first, with what YAMNet hears in it (play them and check by ear):"
+	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --sort arousal --limit 16
+	@echo "(domain 'other': neither speech nor music, so valence and arousal come from what the sound is, through"
+	@echo " the lexicon coordinates of its sound classes; in_domain near 0: unlike the models' training audio)"
 	@echo
-	@echo "The three most soothing:"
+	@echo "The three most soothing (VA-derived score):"
 	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --descriptor soothing --min 0 --limit 3
-	@echo "(in_domain near 0: unlike the speech and music the models learned from, so these values are guesses)"
 	@echo
 	@echo "The map: $(DEMO)/va_map.html (hover a point; click it to play the sound). Open it with"
 	@echo "  xdg-open $(DEMO)/va_map.html        (macOS: open $(DEMO)/va_map.html)"

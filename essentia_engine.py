@@ -77,9 +77,9 @@ class ExtractorConfig:
     yamnet : bool
         Also add YAMNet's pooled sound-event features (:mod:`va_yamnet`): the mean of its
         521 AudioSet class scores and of its 1024-d embedding over 0.975 s patches, from
-        the same decoded signal resampled to 16 kHz. Off by default until the shipped
-        models are trained with it; whole-file analysis only for now (long files are
-        then analysed whole, and ``--segments`` refuses it).
+        the same decoded signal resampled to 16 kHz. On by default: the shipped models
+        use the embedding, and the class scores say what each file is. Block-wise
+        (long files) and per-window (``--segments``) analysis stream it patch by patch.
     silence_dither : float
         Amplitude of the seeded Gaussian noise written into samples that are exactly 0.
         Essentia's ``Extractor`` adds *unseeded* noise to digitally silent frames, which
@@ -99,7 +99,7 @@ class ExtractorConfig:
     trim_db: float | None = 40.0
     loudness_norm: float | None = None
     silence_dither: float = 1e-4
-    yamnet: bool = False
+    yamnet: bool = True
 
     def __post_init__(self):
         bad = [s for s in self.stats if s not in _STATS]
@@ -120,6 +120,7 @@ class ExtractorConfig:
     def from_dict(cls, d: dict) -> "ExtractorConfig":
         fields = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in fields}
+        kw.setdefault("yamnet", False)      # written before the field existed: no YAMNet group
         if "stats" in kw:
             kw["stats"] = tuple(kw["stats"])
         return cls(**kw)
@@ -413,14 +414,14 @@ def normalise_loudness(y: np.ndarray, target_db: float, sr: int) -> np.ndarray:
     return (y * np.float32(gain)).astype(np.float32)
 
 
-def _features(y: np.ndarray, config: ExtractorConfig) -> dict[str, float]:
+def _features(y: np.ndarray, config: ExtractorConfig, *, yamnet: bool = True) -> dict[str, float]:
     pool = _algorithm(config)(y)
     feats = aggregate(pool, config)
     if config.envelope:
         feats.update(envelope_features(y, config.sample_rate))
     if config.prosody:
         feats.update(prosody_features(pool, config))
-    if config.yamnet:
+    if config.yamnet and yamnet:
         import va_yamnet
         feats.update(va_yamnet.features(y, config.sample_rate))
     return feats
@@ -438,7 +439,11 @@ def _reference_signal(sr: int) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def feature_names(config: ExtractorConfig = DEFAULT_CONFIG) -> tuple[str, ...]:
     """The ordered feature names of ``config`` (the columns of every feature table)."""
-    return tuple(_features(_reference_signal(config.sample_rate), config).keys())
+    names = tuple(_features(_reference_signal(config.sample_rate), config, yamnet=False).keys())
+    if config.yamnet:
+        import va_yamnet
+        names += va_yamnet.feature_names()
+    return names
 
 
 def analyse(y: np.ndarray, config: ExtractorConfig = DEFAULT_CONFIG) -> np.ndarray:
@@ -619,8 +624,6 @@ def _block_size(config: ExtractorConfig, block_seconds: float) -> int:
 def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, block_seconds: float = 60.0) -> np.ndarray:
     """Features of a long signal read as a stream of mono chunks, in bounded memory.
 
-    Not for ``config.yamnet`` (raises :class:`EmoTagError`).
-
     ``open_chunks()`` must return a fresh iterator over the signal (mono float32 at
     ``config.sample_rate``, finite) each time it is called: a first pass finds the
     silence-trimmed span (as :func:`trim_silence` would), a second pass analyses that
@@ -639,10 +642,10 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
 
     Memory holds one block, the frame descriptors (about 0.4 kB per frame) and the
     decimated envelope (about 10 MB per audio hour at 22.05 kHz), never the signal.
-    Rhythm, tonal and loudness normalisation are not supported block-wise.
+    Rhythm, tonal and loudness normalisation are not supported block-wise. YAMNet (when
+    ``config.yamnet``) hears the same span through a streaming resampler
+    (:class:`va_yamnet.Stream`); its pooled values match a whole-file run to about 1e-7.
     """
-    if config.yamnet:
-        raise EmoTagError("YAMNet features are not yet available in block-wise analysis")
     if config.rhythm or config.tonal or config.loudness_norm is not None:
         raise EmoTagError("block-wise analysis supports the low-level, envelope and prosody groups only "
                           "(no rhythm, tonal or loudness_norm)")
@@ -657,6 +660,7 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     envelope = es.Envelope(sampleRate=float(sr))
 
     frames: dict[str, list] = {}
+    ystream = _yamnet_stream(config, keep=False)
     env_parts, rise_parts = [], []              # decimated envelope; largest rise per D samples
     sum_sq = sum_abs = sum_iabs = 0.0           # strong decay, over the whole span
     peak = 0.0
@@ -664,6 +668,8 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     for start, x, fr, _, tail in _stream_frames(_span(open_chunks(), a, b), config, block, tail_keep=env_ctx):
         for n, v in fr.items():
             frames.setdefault(n, []).append(v)
+        if ystream is not None:
+            ystream.feed(x)
         # envelope, decimated on the global grid (blocks start on multiples of D)
         eseg = np.concatenate([tail[-env_ctx:], x]) if start else x
         env_all = np.asarray(envelope(eseg), dtype=np.float32)
@@ -695,7 +701,17 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     feats["sfx.effective_duration"] = float(hist[int(np.ceil(thr * 65536.0)):].sum() / sr)
     if config.prosody:
         feats.update(prosody_features(pool, config))
+    if ystream is not None:
+        import va_yamnet
+        feats.update(zip(va_yamnet.feature_names(), np.concatenate(ystream.finish().pooled())))
     return _vector(feats, config)
+
+
+def _yamnet_stream(config: ExtractorConfig, *, keep: bool):
+    if not config.yamnet:
+        return None
+    import va_yamnet
+    return va_yamnet.Stream(config.sample_rate, keep=keep)
 
 
 def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window: float = 3.0, hop: float = 1.0,
@@ -708,15 +724,14 @@ def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window
     frame statistics and prosody are taken over the frames whose centres fall inside
     it, its envelope descriptors over its own samples; there is no silence trimming
     (windows are places in the file). A signal shorter than one window gives one
-    window over all of it.
+    window over all of it. YAMNet's class scores and embedding (``config.yamnet``) are
+    pooled over the 0.975 s patches centred in the window.
 
     Returns
     -------
     starts, ends : np.ndarray, seconds
     X : np.ndarray, shape (n_windows, n_features), in the order of :func:`feature_names`
     """
-    if config.yamnet:
-        raise EmoTagError("YAMNet features are not yet available in per-window analysis (--segments)")
     if config.rhythm or config.tonal or config.loudness_norm is not None:
         raise EmoTagError("segment analysis supports the low-level, envelope and prosody groups only")
     if not (window > 0 and 0 < hop):
@@ -730,9 +745,12 @@ def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window
     k = 0                                          # next window to finish
     buf, buf0 = np.zeros(0, np.float32), 0         # signal kept for the windows still open
     total = 0
+    ystream = _yamnet_stream(config, keep=True)
     for start, x, fr, c, _ in _stream_frames(chunks, config, _block_size(config, block_seconds)):
         for n, v in fr.items():
             frames.setdefault(n, []).append(v)
+        if ystream is not None:
+            ystream.feed(x)
         centers.append(c)
         buf = np.concatenate([buf, x])
         total = start + x.size
@@ -752,6 +770,10 @@ def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window
         spans = [(0, total)]
     c = np.concatenate(centers)
     pool = {n: np.concatenate(v) for n, v in frames.items()}
+    if ystream is not None:
+        import va_yamnet
+        ystream.finish()
+        ynames = va_yamnet.feature_names()
     # every frame-wise column in one matrix, so that a window's statistics are one call
     order = sorted(pool)
     F = np.column_stack([pool[n].reshape(len(c), -1) for n in order]).astype(np.float64)
@@ -777,6 +799,8 @@ def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window
         part = {n: v[lo:hi] for n, v in pool.items()}
         if config.prosody:
             feats.update(prosody_features(part, config))
+        if ystream is not None:
+            feats.update(zip(ynames, ystream.window(a / sr, b / sr)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             X[i] = _vector(feats, config)

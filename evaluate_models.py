@@ -165,9 +165,7 @@ def changepoint_section(args, out_dir: Path) -> str:
 
 def sonancia_section(args, out_dir: Path) -> str:
     """Run the sound-effect task and the 12 dB check; write their CSVs; return their section."""
-    import dataclasses
-
-    from essentia_engine import analyse, feature_names
+    from essentia_engine import analyse
     from extractor import load_audio
     from va_data_loader import load_sonancia
     from va_inference import ModelSet
@@ -180,18 +178,17 @@ def sonancia_section(args, out_dir: Path) -> str:
     skipped: list[str] = []
     tables = load_corpora(args, skipped)
     train = pd.concat(list(tables.values()), ignore_index=True)
-    config = dataclasses.replace(DEFAULT_CONFIG, yamnet=True)
+    config = DEFAULT_CONFIG
+    if not config.yamnet:
+        raise EmoTagError("the Sonancia task needs the YAMNet feature group in the extractor configuration")
     cache, prog = cache_dir(args), show_progress(args)
     X_son, names = feature_matrix(extract_batch(clips["path"].tolist(), config=config, jobs=args.jobs,
                                                 cache_dir=cache, progress=prog), config)
     X_train, _ = feature_matrix(extract_batch(train["path"].tolist(), config=config, jobs=args.jobs,
                                               cache_dir=cache, progress=prog), config)
-    ours = list(feature_names(DEFAULT_CONFIG))
-    if names[:len(ours)] != ours:
-        raise EmoTagError("the YAMNet feature set does not start with the default features")
     models = ModelSet(PROJECT_ROOT / "models")
     zero = zero_shot_scores(X_son, X_train, train[["valence", "arousal"]].to_numpy(float), names,
-                            shipped=models.predict_va, stack_recipes=() if args.quick else ("stack", "stack_clip"))
+                            shipped=models.predict_va, stack_recipes=() if args.quick else ("stack", "stack_clip", "sound"))
     cv = with_sonancia(clips["clip"], zero, pairs, repeats=2 if args.quick else 5, seed=args.seed)
     rows = sonancia_rows(clips["clip"], zero, pairs, cv)
     write_csv(rows, out_dir / "results_sonancia.csv")

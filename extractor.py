@@ -227,7 +227,7 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
         warnings.simplefilter("always")
         info = _info(path)
         meta = _meta(info)
-        blockwise_ok = not (config.rhythm or config.tonal or config.yamnet) and config.loudness_norm is None
+        blockwise_ok = not (config.rhythm or config.tonal) and config.loudness_norm is None
         if meta["duration"] > long_file_seconds and blockwise_ok:
             res.features = analyse_stream(lambda: iter_audio(path, sample_rate=config.sample_rate, info=info), config)
         else:

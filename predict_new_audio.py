@@ -6,13 +6,16 @@ Reads audio files and folders (searched recursively), the valence and arousal mo
   new_audio_features_raw.csv        sha256, path, duration, sample_rate, channels, features
   new_audio_predicted_va.csv        sha256, path, valence, arousal (in [-1, 1]), model hashes,
                                     emotion_label, emotion_confidence (0..1), emotion_source,
-                                    valence_low/high, arousal_low/high (the 90% interval) and
-                                    in_domain (0..1: how typical the file is of the training data)
+                                    valence_low/high, arousal_low/high (the 90% interval),
+                                    in_domain (0..1: how typical the file is of the training data),
+                                    domain (speech, music or other) and sound_classes (YAMNet's
+                                    top five AudioSet classes with their scores, "Rain 0.40; ...")
   new_audio_descriptor_scores.csv   sha256, path, one score in 0..1 per descriptor word
   new_audio_errors.csv              every file that failed or was analysed with a warning
   new_audio_segments.csv            with --segments WIN HOP: sha256, path, start, end (s), valence,
-                                    arousal, emotion label, confidence, source, top descriptor and
-                                    one score per descriptor word, for every window of every file
+                                    arousal, emotion label, confidence, source, intervals, domain,
+                                    sound classes, top descriptor and one score per descriptor
+                                    word, for every window of every file
 
 The emotion label comes from the 8-class classifier (trained on RAVDESS speech) for
 files whose features resemble its training data, and otherwise (or with ``--emotion

@@ -11,23 +11,30 @@ Filters combine (all must hold):
   --like FILE           the files whose features are nearest to FILE's (standardised
                         feature space); FILE need not be in the library, it is analysed
   --under FOLDER        only files inside FOLDER
+  --class NAME          NAME is among the file's top sound classes (YAMNet's AudioSet names:
+                        "Rain", "Siren", "Speech", "Dog", ...; any case; repeat: all must hold)
+  --domain D            the file is speech, music or other (sound effects, ambiences)
   --confident           only files typical of the models' training data (in-domain score
                         >= 0.5: every prediction carries one, 0..1, with valence and arousal
                         intervals), the predictions to trust most
   --limit N             at most N results
+  --sort KEY            arousal or valence, highest first (-arousal, -valence: lowest first)
   --moments             spans (with start and end times) instead of files: every window
                         meets --arousal-above/-below and --valence-above/-below, for at
                         least --min-duration seconds (needs predict_new_audio.py --segments
                         logged into the library); --format markers or audacity for editors
 
 Order: by distance with --near or --like, else by the first descriptor's score, else
-by path. Descriptor and label names are checked against the library, with a "did you
-mean" for typos. Every value is passed to SQLite as a bound parameter.
+by --sort, else by path. Descriptor and label names are checked against the library, with a "did you
+mean" for typos, and so are sound classes (against YAMNet's 521 names). Every row shows
+the file's domain and its top three sound classes with their scores. Every value is
+passed to SQLite as a bound parameter.
 
 Examples:
   python query_library.py --db output/demo/audio_predictions.db --near 0.5 -0.6
   python query_library.py --descriptor soothing --min 0.7 --descriptor uneasy --min 0.4
   python query_library.py --label calm --under /srv/sfx/ambience --format m3u --out calm.m3u
+  python query_library.py --class rain --descriptor soothing --min 0.5
   python query_library.py --like takes/scene12_dialogue.wav --limit 5 --format json
   python query_library.py --moments --arousal-above 0.5 --min-duration 4 --format audacity
 """
@@ -46,10 +53,15 @@ def build_parser():
     ap.add_argument("--label", action="append", default=[], metavar="NAME", help="emotion label (repeatable: any of)")
     ap.add_argument("--like", metavar="FILE", help="files that sound like FILE (nearest in feature space)")
     ap.add_argument("--under", metavar="FOLDER", help="only files inside this folder")
+    ap.add_argument("--class", dest="classes", action="append", default=[], metavar="NAME",
+                    help="a sound class among the file's top classes (repeatable: all of)")
+    ap.add_argument("--domain", choices=("speech", "music", "other"), help="only files of this domain")
     ap.add_argument("--confident", action="store_true",
                     help="only files typical of the models' training data (in-domain score at least 0.5), "
                          "whose predictions can be trusted most")
     ap.add_argument("--limit", type=int, default=20, help="at most this many results")
+    ap.add_argument("--sort", choices=("arousal", "valence", "-arousal", "-valence"),
+                    help="order by arousal or valence, highest first (a leading '-': lowest first)")
     ap.add_argument("--moments", action="store_true", help="find spans within files (see above)")
     ap.add_argument("--arousal-above", type=float, metavar="X", help="with --moments: arousal above X")
     ap.add_argument("--arousal-below", type=float, metavar="X", help="with --moments: arousal below X")
@@ -73,6 +85,9 @@ def _run(args):
     descriptors = descriptor_filter(args)
     if args.near and args.like:
         raise EmoTagError("--near and --like each set the order; use one of them")
+    if args.sort and (args.near or args.like or descriptors):
+        raise EmoTagError("--sort orders the other filters' results; --near, --like and --descriptor set "
+                          "their own order")
     if args.near and not all(-1 <= x <= 1 for x in args.near):
         raise EmoTagError(f"--near needs valence and arousal in -1..1, got {args.near[0]} {args.near[1]}")
     spans = (args.arousal_above, args.arousal_below, args.valence_above, args.valence_below)
@@ -80,7 +95,8 @@ def _run(args):
         raise EmoTagError("--arousal-above/-below and --valence-above/-below go with --moments")
     if args.format in ("markers", "audacity") and not args.moments:
         raise EmoTagError(f"--format {args.format} is for --moments")
-    if args.moments and (args.near or args.like or descriptors or args.label or args.confident):
+    if args.moments and (args.near or args.like or descriptors or args.label or args.confident or args.classes
+                         or args.domain):
         raise EmoTagError("--moments combines with --under, --limit and the four thresholds only")
     from va_query import CONFIDENT_IN_DOMAIN
     confident = CONFIDENT_IN_DOMAIN if args.confident else None
@@ -94,10 +110,12 @@ def _run(args):
         elif args.like:
             from va_cli import cache_dir
             rows = like(conn, args.db, args.like, descriptors=descriptors, labels=args.label, under=args.under,
-                        limit=args.limit, cache_dir=cache_dir(args), min_in_domain=confident)
+                        limit=args.limit, cache_dir=cache_dir(args), min_in_domain=confident,
+                        classes=args.classes, domain=args.domain)
         else:
             rows = find(conn, near=args.near, descriptors=descriptors, labels=args.label, under=args.under,
-                        limit=args.limit, min_in_domain=confident)
+                        limit=args.limit, min_in_domain=confident, classes=args.classes, domain=args.domain,
+                        sort=args.sort)
     finally:
         conn.close()
     text = FORMATS[args.format](rows)

@@ -58,8 +58,9 @@ def synthesize(kind: str, *, seconds: float = 3.0, sr: int = 22050, seed: int = 
         y = np.zeros(n)
         y[rng.integers(0, n, int(8 * seconds))] = rng.choice([-1.0, 1.0], int(8 * seconds))
     elif kind == "siren":
-        f = 700 + 300 * np.sin(2 * np.pi * 0.5 * t)
-        y = np.sin(2 * np.pi * np.cumsum(f) / sr)
+        # a wail siren: 600 -> 1100 Hz and back every 3.3 s, with the harmonics of a horn
+        phase = 2 * np.pi * np.cumsum(600 + 500 * np.abs(np.sin(np.pi * 0.3 * t))) / sr
+        y = sum(np.sin(k * phase) / k for k in range(1, 6))
     elif kind == "rain":
         y = rng.standard_normal(n) * 0.3
         y = np.convolve(y, np.ones(8) / 8, mode="same")
@@ -78,7 +79,8 @@ def synthesize(kind: str, *, seconds: float = 3.0, sr: int = 22050, seed: int = 
     elif kind == "minor_chord":
         y = _osc([220.0, 261.6, 329.6, 196.0], n, sr) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.2 * t))
     elif kind == "alarm":
-        y = np.sign(np.sin(2 * np.pi * 1000 * t)) * (np.sin(2 * np.pi * 4 * t) > 0)
+        # a fire-alarm bell: a 2 kHz square wave struck 20 times a second
+        y = np.sign(np.sin(2 * np.pi * 2000 * t)) * (np.sin(2 * np.pi * 20 * t) > 0)
     elif kind == "wind":
         w = np.cumsum(rng.standard_normal(n))
         w -= np.convolve(w, np.ones(2048) / 2048, mode="same")

@@ -143,7 +143,7 @@ def train_target(target, table, args):
     names = list(feature_names(DEFAULT_CONFIG))
     X, y = table[names].to_numpy(float), table[target].to_numpy(float)
     groups = table["group"].astype(str).to_numpy()
-    pipe, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names)
+    pipe, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names, target=target)
     log.debug("%s: nested grouped CV (%d outer x %d inner folds) on %d files in %d groups", target, args.folds,
              args.inner_folds, len(y), len(np.unique(groups)))
     folds, oof, search = nested_cv(pipe, grid, X, y, groups, folds=args.folds, inner_folds=args.inner_folds,

@@ -74,7 +74,7 @@ def our_systems(families=("svm", "linear", "hgb", "mlp", "stack")) -> list[Syste
     coords = _category_coords()
 
     def default(task, names):
-        return make_model(DEFAULT_RECIPES[task.kind], task.kind, names)
+        return make_model(DEFAULT_RECIPES[task.kind], task.kind, names, target=task.target)
 
     def via_classifier(task, names):
         if task.corpus != "ravdess" or task.target not in ("valence", "arousal"):
@@ -86,7 +86,7 @@ def our_systems(families=("svm", "linear", "hgb", "mlp", "stack")) -> list[Syste
                System("ours_clfva", "ours: 8-class posteriors → VA", "ours", via_classifier, fit_on="emotion")]
     for fam in families:
         systems.append(System(f"ours_{fam}", f"ours: {fam}", "ours",
-                              lambda task, names, fam=fam: make_model(fam, task.kind, names)))
+                              lambda task, names, fam=fam: make_model(fam, task.kind, names, target=task.target)))
     return systems
 
 
@@ -122,7 +122,7 @@ def _without_log(est):
 
 def ablation_systems() -> list[System]:
     def default(task, names):
-        return make_model(DEFAULT_RECIPES[task.kind], task.kind, names)
+        return make_model(DEFAULT_RECIPES[task.kind], task.kind, names, target=task.target)
 
     def nolog(task, names):
         est, grid = default(task, names)
@@ -246,7 +246,7 @@ def run_combined(corpora: list[Corpus], target: str, *, jobs=1, inner_folds=3, s
     k = min(len(c.folds) for c in corpora)
     folds = [(np.concatenate([c.folds[i][0] + o for c, o in zip(corpora, offsets)]),
               np.concatenate([c.folds[i][1] + o for c, o in zip(corpora, offsets)])) for i in range(k)]
-    est, grid = make_model(recipe or DEFAULT_RECIPES["regression"], "regression", names)
+    est, grid = make_model(recipe or DEFAULT_RECIPES["regression"], "regression", names, target=target)
     system = "ours_shipped" if recipe is None else f"ours_shipped_{recipe}"
     label = ("ours, shipped VA model (trained on both corpora)" if recipe is None
              else f"ours: {recipe}, trained on both corpora")

@@ -27,6 +27,9 @@ Schema (foreign keys on)::
                                                                 scores are one contiguous range
     descriptor_predictions(file_id, model_id -> models, descriptor, value)  descriptor models
     labels(file_id, name, value, text, source)                  human labels and ratings
+    sound_classes(file_id, rank, class, score)                  YAMNet's top classes of each file,
+                                                                written with its features; the file's
+                                                                coarse domain is audio_files.domain
 """
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ import pandas as pd
 from essentia_engine import ExtractorConfig, feature_names
 from va_utils import EmoTagError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Files per transaction when logging in bulk: fewer, larger commits rewrite fewer
 #: index pages (bench/bench_library.py measures the rate).
 BULK_BATCH = 5000
@@ -48,7 +51,9 @@ BULK_BATCH = 5000
 UNCERTAINTY = ("valence_low", "valence_high", "arousal_low", "arousal_high", "in_domain")
 _ADDED_COLUMNS = {"predictions": [("emotion_label", "TEXT"), ("emotion_confidence", "REAL"), ("emotion_source", "TEXT"),
                                   *[(c, "REAL") for c in UNCERTAINTY]],
-                  "audio_paths": [("size", "INTEGER"), ("mtime_ns", "INTEGER")]}
+                  "audio_paths": [("size", "INTEGER"), ("mtime_ns", "INTEGER")],
+                  "audio_files": [("domain", "TEXT")],
+                  "segments": [("domain", "TEXT"), ("sound_classes", "TEXT")]}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -134,6 +139,14 @@ CREATE TABLE IF NOT EXISTS segments (
     scores TEXT,
     PRIMARY KEY (valence_model_id, arousal_model_id, file_id, start_s, end_s)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sound_classes (
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
+    rank INTEGER NOT NULL,
+    class TEXT NOT NULL,
+    score REAL NOT NULL CHECK (score BETWEEN 0 AND 1),
+    PRIMARY KEY (file_id, rank)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_sound_classes ON sound_classes(class, score);
 CREATE TABLE IF NOT EXISTS failures (
     path TEXT PRIMARY KEY,
     size INTEGER, mtime_ns INTEGER,
@@ -144,7 +157,7 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 TABLES = ("audio_files", "audio_paths", "models", "feature_sets", "features", "predictions",
-          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments")
+          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments", "sound_classes")
 
 
 def connect(path, *, create: bool = True) -> sqlite3.Connection:
@@ -305,6 +318,7 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
             conn.executemany(
                 "INSERT OR IGNORE INTO features(file_id, feature_set_id, vector) VALUES (?, ?, ?)",
                 [(fid, fs, np.asarray(v, dtype="<f4").tobytes()) for fid, v in zip(fids, features)])
+            _log_classes(conn, fids, features, config)
         if predictions is not None:
             vm, am = model_ids
             n = len(predictions)
@@ -359,10 +373,26 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
                 "WHERE value IS NOT excluded.value OR text IS NOT excluded.text", rows)
 
 
+def _log_classes(conn, fids, features, config) -> None:
+    """YAMNet's top classes and the domain of each file, from its feature row (no-op without the group)."""
+    import va_yamnet
+    cols = va_yamnet.score_columns(feature_names(config))
+    if not cols or not len(fids):
+        return
+    S = np.asarray(features, dtype=float)[:, cols]
+    conn.executemany("DELETE FROM sound_classes WHERE file_id = ?", [(f,) for f in fids])
+    conn.executemany("INSERT INTO sound_classes(file_id, rank, class, score) VALUES (?, ?, ?, ?)",
+                     [(fid, r, name, min(max(score, 0.0), 1.0)) for fid, s in zip(fids, S)
+                      for r, (name, score) in enumerate(va_yamnet.top_classes(s, va_yamnet.TOP_K))])
+    conn.executemany("UPDATE audio_files SET domain = ? WHERE id = ? AND domain IS NOT ?",
+                     [(d, fid, d) for fid, d in zip(fids, (va_yamnet.domain(s) for s in S))])
+
+
 def log_segments(conn, model_ids: tuple[int, int], segments: pd.DataFrame, words) -> None:
     """Write per-window predictions (``sha256, path, start, end, valence, arousal``, emotion
     columns, ``top_descriptor`` and one column per word in ``words``) in one transaction;
-    a file's earlier windows for the same models are replaced."""
+    a file's earlier windows for the same models are replaced. ``domain`` and
+    ``sound_classes`` columns, when present, are stored too."""
     vm, am = model_ids
     with conn:
         files = segments[["sha256", "path"]].drop_duplicates("sha256")
@@ -376,8 +406,11 @@ def log_segments(conn, model_ids: tuple[int, int], segments: pd.DataFrame, words
             rows.append((ids[r.sha256], vm, am, float(r.start), float(r.end), float(r.valence), float(r.arousal), lab,
                          _num(r.emotion_confidence) if lab else None, str(r.emotion_source) if lab else None,
                          r.top_descriptor if isinstance(r.top_descriptor, str) else None,
-                         json.dumps(dict(zip(words, (round(x, 4) for x in w))))))
-        conn.executemany("INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                         json.dumps(dict(zip(words, (round(x, 4) for x in w)))),
+                         getattr(r, "domain", None) or None, getattr(r, "sound_classes", None) or None))
+        conn.executemany("INSERT INTO segments(file_id, valence_model_id, arousal_model_id, start_s, end_s, valence, "
+                         "arousal, emotion_label, emotion_confidence, emotion_source, top_descriptor, scores, domain, "
+                         "sound_classes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def log_descriptor_predictions(conn, model_id: int, descriptor: str, files: pd.DataFrame, values) -> None:

@@ -73,6 +73,8 @@ def predict_va(models: dict, X: np.ndarray) -> pd.DataFrame:
 
 
 UNCERTAINTY_COLUMNS = ["valence_low", "valence_high", "arousal_low", "arousal_high", "in_domain"]
+#: What the sound is (:func:`va_yamnet.describe`): speech, music or other, and its top classes.
+CLASS_COLUMNS = ["domain", "sound_classes"]
 
 
 def predict_uncertainty(models: dict, X: np.ndarray, va: pd.DataFrame) -> pd.DataFrame:
@@ -336,7 +338,8 @@ class ModelSet:
         -------
         pred : DataFrame
             ``valence, arousal`` (in [-1, 1]), ``emotion_label, emotion_confidence, emotion_source``,
-            then :data:`UNCERTAINTY_COLUMNS` (see :func:`predict_uncertainty`).
+            then :data:`UNCERTAINTY_COLUMNS` (see :func:`predict_uncertainty`), then
+            :data:`CLASS_COLUMNS` (``domain``; ``sound_classes`` such as "Rain 0.60; Water 0.57").
         scores : DataFrame
             One VA-derived score (0..1) per descriptor word.
         """
@@ -346,7 +349,11 @@ class ModelSet:
         va = self.predict_va(X) if len(X) else pd.DataFrame({"valence": [], "arousal": []})
         emo = self.predict_emotion(X, va)
         unc = predict_uncertainty(self.va_models, X, va)
-        return pd.concat([va, emo, unc], axis=1), self.descriptor_scores(va)
+        import va_yamnet
+        from essentia_engine import feature_names
+        what = va_yamnet.describe(X, feature_names(self.config)) if X.shape[1] == len(feature_names(self.config)) \
+            else pd.DataFrame({c: [""] * len(X) for c in CLASS_COLUMNS})
+        return pd.concat([va, emo, unc, what], axis=1), self.descriptor_scores(va)
 
     def predict_segments(self, paths, *, window: float, hop: float, jobs: int = 1, backend: str = "loky",
                          scheduler=None, shas=None) -> tuple[pd.DataFrame, list]:

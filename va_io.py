@@ -7,7 +7,8 @@ Tables (all keyed by ``sha256``, the content hash of the audio file):
 
 =================================  ==================================================
 ``new_audio_features_raw.csv``     sha256, path, duration, sample_rate, channels, <features>
-``new_audio_predicted_va.csv``     sha256, path, valence, arousal, emotion words, intervals, in_domain
+``new_audio_predicted_va.csv``     sha256, path, valence, arousal, emotion words, intervals, in_domain,
+                                   domain, sound_classes
 ``new_audio_descriptor_scores.csv`` sha256, path, <one column per descriptor word>
 ``new_audio_errors.csv``           path, severity, message
 ``out_Valence.csv`` / ``out_Arousal.csv``  sha256, file, corpus, group, <target>, <features>

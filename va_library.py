@@ -40,7 +40,7 @@ import pandas as pd
 from essentia_engine import DEFAULT_CONFIG, ExtractorConfig
 from extractor import iter_extract, iter_hash
 from va_db import connect, ids_for, log_batch, register_feature_set, register_model
-from va_inference import SEGMENT_COLUMNS, UNCERTAINTY_COLUMNS, ModelSet
+from va_inference import CLASS_COLUMNS, SEGMENT_COLUMNS, UNCERTAINTY_COLUMNS, ModelSet
 from va_utils import find_audio_files, log, show_path
 
 
@@ -252,7 +252,7 @@ def _segments(conn, files, model_ids, predictor, segments, batch_size, summary, 
         for e in errors:
             summary.failures.append((e["path"], e["message"]))
         if len(seg):
-            words = words or [c for c in seg.columns if c not in SEGMENT_COLUMNS + UNCERTAINTY_COLUMNS]
+            words = words or [c for c in seg.columns if c not in SEGMENT_COLUMNS + UNCERTAINTY_COLUMNS + CLASS_COLUMNS]
             log_segments(conn, model_ids, seg, words)
             summary.segmented += seg["sha256"].nunique()
 

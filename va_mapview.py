@@ -5,9 +5,10 @@ itself (``va_map.py`` writes the file). The page needs no server, CDN or library
 JavaScript (below, written for this project) draws every file as a point on a
 ``<canvas>`` (so 50,000 points stay responsive; files whose in-domain score is below 0.5,
 unlike the models' training data, are drawn faded), shows a tooltip on hover (name,
-valence, arousal, top 3 descriptors, emotion label, in-domain score), plays the file on click through a
-path relative to the HTML file, filters by descriptor score, emotion label, folder and
-name, colours the points by a chosen field, places the descriptor words with their
+valence, arousal, top 3 descriptors, emotion label, in-domain score, domain and top
+sound classes), plays the file on click through a path relative to the HTML file, filters
+by descriptor score, emotion label, folder, name, domain (speech, music, other) and
+sound class, colours the points by a chosen field, places the descriptor words with their
 pair links in the plane, and, for files analysed with ``--segments``, draws the clicked
 file's trajectory through the plane (its windows in time order).
 
@@ -23,7 +24,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from va_query import has_in_domain, model_pair
+from va_query import SHOWN_CLASSES, has_classes, has_in_domain, model_pair
 
 
 def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=None, limit=None) -> dict:
@@ -50,6 +51,21 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
             i = index.get(pid)
             if i is not None:
                 scores[col[w]][i] = int(round(100 * s))
+    classes, domains = [""] * len(rows), [""] * len(rows)
+    if rows and has_classes(conn):
+        fid_of = dict(conn.execute("SELECT id, file_id FROM predictions WHERE valence_model_id = ? "
+                                   "AND arousal_model_id = ?", pair))
+        row_of = {fid_of[r[0]]: i for i, r in enumerate(rows)}
+        parts: dict = {}
+        for fid, name, score in conn.execute("SELECT file_id, class, score FROM sound_classes WHERE rank < ? "
+                                             "ORDER BY file_id, rank", (SHOWN_CLASSES,)):
+            if fid in row_of:
+                parts.setdefault(row_of[fid], []).append(f"{name} {score:.2f}")
+        for i, p in parts.items():
+            classes[i] = "; ".join(p)
+        for fid, d in conn.execute("SELECT id, domain FROM audio_files WHERE domain IS NOT NULL"):
+            if fid in row_of:
+                domains[row_of[fid]] = d
     html_dir = Path(html_dir).resolve()
     folder_idx, label_idx, names, srcs = [], [], [], []
     fpos, lpos = {}, {}
@@ -90,7 +106,8 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
             "v": [round(float(r[2]), 3) for r in rows], "a": [round(float(r[3]), 3) for r in rows],
             "conf": [None if r[5] is None else round(float(r[5]), 2) for r in rows],
             "dom": [None if r[6] is None else round(float(r[6]), 2) for r in rows],
-            "descriptors": words, "scores": scores, "words": lex_words, "pairs": links}
+            "descriptors": words, "scores": scores, "words": lex_words, "pairs": links,
+            "classes": classes, "domain": domains}
 
 
 def render(payload: dict, *, title: str = "emotag: valence/arousal map", color: str = "valence") -> str:
@@ -122,6 +139,9 @@ _PAGE = r"""<!DOCTYPE html>
  <label for="label">emotion label</label><select id="label"><option value="">(all)</option></select>
  <label for="folder">folder</label><select id="folder"><option value="">(all)</option></select>
  <label for="text">name contains</label><input id="text" type="text" placeholder="e.g. rain">
+ <label for="domain">domain</label><select id="domain"><option value="">(all)</option>
+  <option>speech</option><option>music</option><option>other</option></select>
+ <label for="cls">sound class contains</label><input id="cls" type="text" placeholder="e.g. siren">
  <div id="status"></div><div id="legend"></div><div id="now"></div>
  <p style="color:#777;font-size:11px">Hover a point for details; click it to play the file (and see its
  trajectory when it was analysed with --segments).</p>
@@ -158,13 +178,16 @@ function colorOf(i){ const c = $("color").value;
   const k = D.descriptors.indexOf(c.slice(2)); return ramp(D.scores[k][i] / 100); }
 function filter(){
   const dk = D.descriptors.indexOf($("desc").value), dmin = +$("dmin").value, lab = $("label").value,
-        fol = $("folder").value, txt = $("text").value.trim().toLowerCase(), out = [];
+        fol = $("folder").value, txt = $("text").value.trim().toLowerCase(), out = [],
+        dm = $("domain").value, cls = $("cls").value.trim().toLowerCase();
   $("dminv").textContent = (dmin / 100).toFixed(2);
   for (let i = 0; i < N; i++) {
     if (dk >= 0 && D.scores[dk][i] < dmin) continue;
     if (lab !== "" && D.label[i] !== +lab) continue;
     if (fol !== "" && D.folder[i] !== +fol) continue;
     if (txt && D.name[i].toLowerCase().indexOf(txt) < 0) continue;
+    if (dm && D.domain[i] !== dm) continue;
+    if (cls && D.classes[i].toLowerCase().indexOf(cls) < 0) continue;
     out.push(i);
   }
   shown = Uint32Array.from(out); draw();
@@ -228,6 +251,7 @@ cv.addEventListener("mousemove", e => { const r = cv.getBoundingClientRect(), i 
   let h = "<b>" + esc(D.name[i]) + "</b><br>valence " + D.v[i].toFixed(2) + ", arousal " + D.a[i].toFixed(2);
   if (D.label[i] >= 0) h += "<br>emotion: " + esc(D.labels[D.label[i]]) + (D.conf[i] != null ? " (" + D.conf[i].toFixed(2) + ")" : "");
   const t = top3(i); if (t.length) h += "<br>" + t.map(([d, s]) => esc(d) + " " + (s / 100).toFixed(2)).join(", ");
+  if (D.classes[i]) h += "<br>sounds like: " + esc(D.classes[i]) + (D.domain[i] ? " (" + esc(D.domain[i]) + ")" : "");
   if (D.dom[i] != null) h += "<br>in-domain " + D.dom[i].toFixed(2) + (D.dom[i] < 0.5 ? " (unlike the training data: a guess)" : "");
   tip.innerHTML = h; tip.style.display = "block";
   tip.style.left = Math.min(e.clientX - r.left + 12, W - 330) + "px"; tip.style.top = (e.clientY - r.top + 12) + "px"; });
@@ -238,7 +262,7 @@ cv.addEventListener("click", e => { const r = cv.getBoundingClientRect(), i = ne
   $("now").textContent = "\u25B6 " + D.name[i] + (D.traj[String(i)] ? " (its path through the plane: green start, red end)" : "");
   player.play().then(() => { api.lastPlay.ok = true; }, err => { api.lastPlay.ok = false; api.lastPlay.error = String(err);
     $("now").textContent = "cannot play " + D.name[i] + ": " + err; }); });
-["color","desc","dmin","label","folder","text"].forEach(id => $(id).addEventListener("input", filter));
+["color","desc","dmin","label","folder","text","domain","cls"].forEach(id => $(id).addEventListener("input", filter));
 window.addEventListener("resize", draw);
 filter(); api.ready = true;
 })();

@@ -15,7 +15,7 @@ Example::
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
 from va_utils import EmoTagError
 
@@ -58,14 +58,20 @@ class EnergyLog(TransformerMixin, BaseEstimator):
 def feature_space(model):
     """The fitted transformer that standardises a model's inputs (its log-energy and scaler steps).
 
-    For a pipeline, every step but the last; for a stack, that of its first base model.
+    For a pipeline, every step but the last; for a stack, that of its first base model;
+    for a :class:`SoundVA`, that of its stack.
     ``feature_space(model).transform(X)`` gives the z-scores against the training files
     that the in-domain score counts (:func:`out_of_range_share`).
     """
+    if isinstance(model, SoundVA):
+        return model.feature_space()
     if hasattr(model, "estimators_"):                      # StackingRegressor / StackingClassifier
         model = model.estimators_[0]
     if hasattr(model, "steps") and len(model.steps) > 1:
-        return model[:-1]
+        end = len(model.steps) - 1
+        while end > 1 and isinstance(model.steps[end - 1][1], Clip):
+            end -= 1                # z-scores before the bound: the bound would hide how atypical a file is
+        return model[:end]
     raise EmoTagError(f"no standardising steps in {type(model).__name__}")
 
 
@@ -239,40 +245,79 @@ class Clip(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         return self
 
+    def __sklearn_is_fitted__(self):
+        return True                 # stateless: a pipeline ending here counts as fitted
+
     def transform(self, X):
         return np.clip(np.asarray(X, dtype=np.float64), -self.limit, self.limit)
 
 
-def _pre(names, clip=None):
+class Select(TransformerMixin, BaseEstimator):
+    """Keep the columns at ``index`` (a model's feature group out of the full feature vector)."""
+
+    def __init__(self, index=()):
+        self.index = index
+
+    def fit(self, X, y=None):
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float64)[:, list(self.index)]
+
+
+YAMNET_PREFIX = "yamnet."
+EMBEDDING_PREFIX = "yamnet.embedding."
+SCORE_PREFIX = "yamnet.score."
+
+
+def feature_group(names, *, embedding: bool = False) -> list[int]:
+    """Indices of the columns a recipe reads: our Essentia features, plus YAMNet's embedding
+    when ``embedding``. YAMNet's raw class scores never enter a model directly: in a linear
+    model they made predictions explode on unfamiliar sounds (issue 13)."""
+    return [i for i, n in enumerate(names)
+            if not n.startswith(YAMNET_PREFIX) or (embedding and n.startswith(EMBEDDING_PREFIX))]
+
+
+def _pre(names, clip=None, embedding=False):
     from sklearn.preprocessing import StandardScaler
-    steps = [("log", EnergyLog(tuple(names))), ("scale", StandardScaler())]
+    names = list(names)
+    keep = feature_group(names, embedding=embedding)
+    select = [] if len(keep) == len(names) else [("select", Select(tuple(keep)))]
+    steps = select + [("log", EnergyLog(tuple(names[i] for i in keep))), ("scale", StandardScaler())]
     return steps + ([("clip", Clip(clip))] if clip else [])
 
 
-def _svm(kind, names, clip=None):
+def _svm(kind, names, clip=None, embedding=False):
     from sklearn.pipeline import Pipeline
     from sklearn.svm import SVC, SVR
+    pre = _pre(names, clip, embedding)
     if kind == "regression":
-        return Pipeline(_pre(names, clip) + [("model", SVR(kernel="rbf", gamma="scale"))]), \
+        return Pipeline(pre + [("model", SVR(kernel="rbf", gamma="scale"))]), \
             {"model__C": [0.3, 1.0, 3.0], "model__epsilon": [0.05, 0.1]}
-    return Pipeline(_pre(names, clip) + [("model", SVC(C=3.0, probability=True, random_state=0))]), \
+    return Pipeline(pre + [("model", SVC(C=3.0, probability=True, random_state=0))]), \
         {"model__C": [3.0, 10.0]}
 
 
-def _linear(kind, names, clip=None):
+def _linear(kind, names, clip=None, embedding=False):
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import Pipeline
+    pre = _pre(names, clip, embedding)
     if kind == "regression":
-        return Pipeline(_pre(names, clip) + [("model", Ridge())]), {"model__alpha": [100.0, 300.0, 1000.0]}
-    return Pipeline(_pre(names, clip) + [("model", LogisticRegression(max_iter=3000))]), \
+        return Pipeline(pre + [("model", Ridge())]), {"model__alpha": [100.0, 300.0, 1000.0]}
+    return Pipeline(pre + [("model", LogisticRegression(max_iter=3000))]), \
         {"model__C": [0.01, 0.03, 0.1]}
 
 
 def _hgb(kind, names):
+    from sklearn.pipeline import Pipeline
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     est = (HistGradientBoostingRegressor if kind == "regression" else HistGradientBoostingClassifier)(
         max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=0)
-    return est, {}
+    keep = feature_group(names)
+    return (est if len(keep) == len(names) else Pipeline([("select", Select(tuple(keep))), ("model", est)])), {}
 
 
 def _mlp(kind, names):
@@ -296,11 +341,11 @@ class AtMostKFold:
         return KFold(self.get_n_splits(X)).split(X)
 
 
-def _stack(kind, names, clip=None):
+def _stack(kind, names, clip=None, embedding=False):
     from sklearn.ensemble import StackingClassifier, StackingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
-    svm, _ = _svm(kind, names, clip)
-    lin, _ = _linear(kind, names, clip)
+    svm, _ = _svm(kind, names, clip, embedding)
+    lin, _ = _linear(kind, names, clip, embedding)
     if kind == "regression":
         svm.set_params(model__C=1.0, model__epsilon=0.05)
         lin.set_params(model__alpha=300.0)
@@ -317,15 +362,89 @@ def _stack_clip(kind, names):
     return _stack(kind, names, clip=3.0)
 
 
-RECIPES = {"svm": _svm, "linear": _linear, "hgb": _hgb, "mlp": _mlp, "stack": _stack, "stack_clip": _stack_clip}
+class SoundVA(RegressorMixin, BaseEstimator):
+    """Valence or arousal from what a sound is and how it sounds.
+
+    A stack (:func:`_stack`, inputs bounded to ±3 standard deviations) on our Essentia
+    features plus YAMNet's 1024-d embedding, ``m``. For a file that YAMNet hears as
+    neither speech nor music (the only domains the model was trained on), the prediction
+    hands over to the lexicon prior of its sound classes, ``p``
+    (:func:`va_yamnet.lexicon_prior`: "Screaming" unpleasant and aroused, "Rain" calm):
+    ``g * m + (1 - g) * p``, where ``g`` (:func:`va_yamnet.domain_weight`) is 1 for
+    speech and music and falls to 0 for sounds with neither in them. The hand-over is
+    fixed, not fitted: the training corpora hold almost no "other" sounds to fit it on.
+    (A half-way blend, ``g * m + (1 - g) * (m + p) / 2``, scored the same on speech, music
+    and Sonancia within their spread but left the synthetic siren below the rain.)
+
+    Parameters
+    ----------
+    feature_names : tuple of str
+        The full feature vector's names (with the YAMNet group).
+    target : {"valence", "arousal"} or None
+        Which prior coordinate to blend; None (descriptor models): no prior.
+    clip : float
+        Bound of the standardised inputs.
+    """
+
+    def __init__(self, feature_names=(), target=None, clip=3.0):
+        self.feature_names = feature_names
+        self.target = target
+        self.clip = clip
+
+    def __sklearn_clone__(self):
+        return type(self)(feature_names=tuple(self.feature_names), target=self.target, clip=self.clip)
+
+    def _scores(self, X):
+        return np.asarray(X, dtype=np.float64)[:, self.score_index_]
+
+    def fit(self, X, y):
+        names = list(self.feature_names)
+        if np.shape(X)[1] != len(names):
+            raise EmoTagError(f"SoundVA: X has {np.shape(X)[1]} columns, feature_names {len(names)}")
+        self.score_index_ = [i for i, n in enumerate(names) if n.startswith(SCORE_PREFIX)]
+        if self.target not in (None, "valence", "arousal"):
+            raise EmoTagError(f"SoundVA target must be valence, arousal or None, got {self.target!r}")
+        self.model_ = _stack("regression", names, clip=self.clip, embedding=True)[0].fit(X, y)
+        return self
+
+    def feature_space(self):
+        return feature_space(self.model_)
+
+    def predict(self, X):
+        m = self.model_.predict(X)
+        if self.target is None or len(self.score_index_) == 0:
+            return m
+        import va_yamnet
+        S = self._scores(X)
+        g = va_yamnet.domain_weight(S)
+        p = va_yamnet.lexicon_prior(S)[:, 0 if self.target == "valence" else 1]
+        return g * m + (1 - g) * p
+
+
+def _sound(kind, names, target=None):
+    """:class:`SoundVA` (regression); for classification, the stack on the same inputs."""
+    if kind == "classification":
+        return _stack(kind, names, clip=3.0, embedding=True)
+    return SoundVA(tuple(names), target=target), {}
+
+
+RECIPES = {"svm": _svm, "linear": _linear, "hgb": _hgb, "mlp": _mlp, "stack": _stack, "stack_clip": _stack_clip,
+           "sound": _sound}
 # The recipes our shipped models use (chosen by evaluate_models.py; see docs/RESULTS.md).
-DEFAULT_RECIPES = {"regression": "stack", "classification": "linear"}
+DEFAULT_RECIPES = {"regression": "sound", "classification": "linear"}
 
 
-def make_model(recipe: str, kind: str, feature_names):
-    """``(estimator, grid)`` of a named recipe for ``kind`` in {"regression", "classification"}."""
+def make_model(recipe: str, kind: str, feature_names, *, target: str | None = None):
+    """``(estimator, grid)`` of a named recipe for ``kind`` in {"regression", "classification"}.
+
+    Every recipe reads its own feature group out of the full vector (:func:`feature_group`):
+    all of them our Essentia features, ``sound`` also YAMNet's embedding and (for the
+    prior of valence or arousal ``target``) its class scores.
+    """
     if recipe not in RECIPES:
         raise EmoTagError(f"unknown model recipe {recipe!r}; expected one of {sorted(RECIPES)}")
     if kind not in ("regression", "classification"):
         raise EmoTagError(f"kind must be regression or classification, got {kind!r}")
+    if recipe == "sound":
+        return _sound(kind, list(feature_names), target=target if target in ("valence", "arousal") else None)
     return RECIPES[recipe](kind, list(feature_names))

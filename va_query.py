@@ -33,7 +33,10 @@ from pathlib import Path
 
 from va_utils import EmoTagError, did_you_mean
 
-COLUMNS = ["path", "valence", "arousal", "emotion_label", "emotion_confidence", "in_domain", "duration"]
+COLUMNS = ["path", "valence", "arousal", "emotion_label", "emotion_confidence", "in_domain", "duration", "domain",
+           "sound_classes"]
+#: Sound classes shown per file (of the TOP_K stored).
+SHOWN_CLASSES = 3
 #: ``--confident``: the in-domain score (0..1) a prediction needs.
 CONFIDENT_IN_DOMAIN = 0.5
 
@@ -41,6 +44,32 @@ CONFIDENT_IN_DOMAIN = 0.5
 def has_in_domain(conn) -> bool:
     """Whether the library's predictions carry in-domain scores (libraries from before do not)."""
     return "in_domain" in {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
+
+
+def has_classes(conn) -> bool:
+    """Whether the library stores sound classes (libraries from before schema 4 do not)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sound_classes'").fetchone() \
+        is not None and "domain" in {r[1] for r in conn.execute("PRAGMA table_info(audio_files)")}
+
+
+def check_class(name: str) -> str:
+    """The exact YAMNet class name for ``name`` (any case); a one-line error with a close match otherwise."""
+    import csv as _csv
+
+    from va_utils import MODELS_DIR
+    with open(MODELS_DIR / "yamnet" / "yamnet_class_map.csv", newline="", encoding="utf-8") as fh:
+        known = [r["display_name"] for r in _csv.DictReader(fh)]     # without importing the model runtime
+    low = {n.lower(): n for n in known}
+    if str(name).lower() in low:
+        return low[str(name).lower()]
+    raise EmoTagError(f"{name!r} is not one of YAMNet's {len(known)} sound classes{did_you_mean(name, known)}")
+
+
+DOMAINS = ("speech", "music", "other")
+#: SQL of a file's shown classes ("Rain 0.60; Water 0.57; ...") and of its domain.
+_CLASSES_SQL = (f"(SELECT group_concat(c.class || ' ' || printf('%.2f', c.score), '; ') FROM "
+                f"(SELECT class, score FROM sound_classes WHERE file_id = p.file_id AND rank < {SHOWN_CLASSES} "
+                f"ORDER BY rank) c)")
 
 
 def open_library(path) -> sqlite3.Connection:
@@ -97,7 +126,8 @@ def _under(folder) -> tuple[str, list]:
 
 
 def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int | None = 20,
-         pair=None, check: bool = True, with_ids: bool = False, min_in_domain: float | None = None) -> list[dict]:
+         pair=None, check: bool = True, with_ids: bool = False, min_in_domain: float | None = None,
+         classes=(), domain: str | None = None, sort: str | None = None) -> list[dict]:
     """Files of the library that match every filter, best first.
 
     Parameters
@@ -120,12 +150,21 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
     min_in_domain : float in [0, 1] or None
         Only predictions whose in-domain score (how typical the file is of the models'
         training data) is at least this; files without one are left out.
+    classes : list of str
+        YAMNet sound classes ("Rain", "Siren", ...; any case, checked): each must be among
+        the file's top classes (the five stored per file).
+    domain : {"speech", "music", "other"} or None
+        Only files of this coarse domain.
+    sort : {"arousal", "valence", "-arousal", "-valence"} or None
+        Without ``near`` or ``descriptors``: highest first (with "-": lowest first);
+        default by path.
 
     Returns
     -------
     list of dict
-        ``path, valence, arousal, emotion_label, emotion_confidence, in_domain, duration``, the
-        score of each filtered descriptor, and ``distance`` with ``near``.
+        ``path, valence, arousal, emotion_label, emotion_confidence, in_domain, duration,
+        domain, sound_classes`` (the top three, with scores), the score of each filtered
+        descriptor, and ``distance`` with ``near``.
     """
     descriptors = [(str(n), float(lo)) for n, lo in descriptors]
     labels = [str(x) for x in labels]
@@ -144,6 +183,19 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
     if labels:
         where.append(f"p.emotion_label IN ({','.join('?' * len(labels))})")   # placeholders only
         params += labels
+    classes = [check_class(c) for c in classes]
+    if domain is not None and domain not in DOMAINS:
+        raise EmoTagError(f"domain must be one of {DOMAINS}, got {domain!r}")
+    cls = has_classes(conn)
+    if (classes or domain) and not cls:
+        raise EmoTagError("this library stores no sound classes; re-log it with the current extractor "
+                          "(predict_new_audio.py --db, or log_predictions_to_db.py) to add them")
+    for c in classes:
+        where.append("EXISTS (SELECT 1 FROM sound_classes c WHERE c.file_id = p.file_id AND c.class = ?)")
+        params.append(c)
+    if domain is not None:
+        where.append("a.domain = ?")
+        params.append(domain)
     dom = has_in_domain(conn)
     if min_in_domain is not None:
         if not dom:
@@ -162,7 +214,8 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
                          f"AND s.prediction_id = p.id) AS d{i}" for i in range(len(descriptors)))
     score_params = [n for n, _ in descriptors]
     select = (f"SELECT {path_sql}, p.valence, p.arousal, p.emotion_label, p.emotion_confidence, "
-              f"{'p.in_domain' if dom else 'NULL'}, a.duration"
+              f"{'p.in_domain' if dom else 'NULL'}, a.duration, "
+              f"{'a.domain, ' + _CLASSES_SQL if cls else 'NULL, NULL'}"
               f"{score_cols}, p.file_id")
     names = COLUMNS + [n for n, _ in descriptors] + ["file_id"]
 
@@ -206,8 +259,12 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
             window *= 4
         return [_row(names, row, with_ids) for row in rows]
     else:
+        order = {None: "a.path", "arousal": "p.arousal DESC, a.path", "valence": "p.valence DESC, a.path",
+                 "-arousal": "p.arousal, a.path", "-valence": "p.valence, a.path"}
+        if sort not in order:
+            raise EmoTagError(f"sort must be one of {[k for k in order if k]}, got {sort!r}")
         sql = (f"{select} FROM predictions p JOIN audio_files a ON a.id = p.file_id "
-               f"WHERE {' AND '.join(where)} ORDER BY a.path" + (" LIMIT ?" if limit else ""))
+               f"WHERE {' AND '.join(where)} ORDER BY {order[sort]}" + (" LIMIT ?" if limit else ""))
         args = path_params + score_params + params + ([limit] if limit else [])
     return [_row(names, row, with_ids) for row in conn.execute(sql, args)]
 
@@ -220,7 +277,7 @@ def _row(names, values, with_ids):
 
 
 def like(conn, db_path, audio_file, *, descriptors=(), labels=(), under=None, limit: int = 20,
-         cache_dir=None, min_in_domain: float | None = None) -> list[dict]:
+         cache_dir=None, min_in_domain: float | None = None, classes=(), domain: str | None = None) -> list[dict]:
     """Files nearest to ``audio_file`` in standardised feature space, nearest first.
 
     The features of ``audio_file`` come from the database when its content is there,
@@ -258,7 +315,8 @@ def like(conn, db_path, audio_file, *, descriptors=(), labels=(), under=None, li
     d = np.sqrt((((X - q) / sd) ** 2).mean(axis=1))      # RMS z-distance: comparable across feature sets
     d[table["sha256"].to_numpy() == sha] = np.inf
     allowed = {r["file_id"]: r for r in find(conn, descriptors=descriptors, labels=labels, under=under,
-                                             limit=None, with_ids=True, min_in_domain=min_in_domain)}
+                                             limit=None, with_ids=True, min_in_domain=min_in_domain,
+                                             classes=classes, domain=domain)}
     ids = table["file_id"].to_numpy()
     out = []
     for i in np.argsort(d, kind="stable"):

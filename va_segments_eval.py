@@ -103,7 +103,7 @@ def change_point_check(ravdess: pd.DataFrame | None, emotify: pd.DataFrame | Non
     for k, (train_idx, test_idx) in enumerate(fixed_folds(groups, folds, seed=seed)):
         test_groups = set(groups[test_idx])
         train = training.iloc[train_idx]
-        model, grid = make_model(recipe or DEFAULT_RECIPES["regression"], "regression", names)
+        model, grid = make_model(recipe or DEFAULT_RECIPES["regression"], "regression", names, target="arousal")
         if params is None:
             grid0 = grid[0] if isinstance(grid, list) else grid
             params = {name: values[0] for name, values in grid0.items()}

@@ -77,10 +77,10 @@ def zero_shot_scores(X_son, X_train, va_train, names, *, shipped=None, stack_rec
     va_train : np.ndarray, (n_train, 2)
         Valence and arousal targets of the training rows (RAVDESS + Emotify).
     shipped : callable or None
-        ``X_E -> DataFrame(valence, arousal)``: the shipped models (left out when None).
+        ``X -> DataFrame(valence, arousal)``: the shipped models (left out when None).
     stack_recipes : tuple of str
-        Recipes of ``va_models`` (e.g. "stack", "stack_clip") also trained here on our
-        features of the training rows, as systems named after the recipe.
+        Recipes of ``va_models`` (e.g. "stack", "sound") also trained here on the training
+        rows, as systems named after the recipe (each reads its own feature group).
     """
     import va_yamnet
     cols = column_sets(names)
@@ -88,7 +88,7 @@ def zero_shot_scores(X_son, X_train, va_train, names, *, shipped=None, stack_rec
         raise EmoTagError("the Sonancia task needs features extracted with the YAMNet group")
     out = {}
     if shipped is not None:
-        p = shipped(X_son[:, cols["E"]])
+        p = shipped(X_son)
         out["shipped"] = {"valence": np.asarray(p["valence"]), "arousal": np.asarray(p["arousal"])}
     prior = va_yamnet.lexicon_prior(X_son[:, cols["scores"]])
     out["prior"] = {"valence": prior[:, 0], "arousal": prior[:, 1]}
@@ -97,13 +97,11 @@ def zero_shot_scores(X_son, X_train, va_train, names, *, shipped=None, stack_rec
                     for k, t in enumerate(("valence", "arousal"))}
     if stack_recipes:
         from va_models import make_model
-        e_names = [names[i] for i in cols["E"]]
         for recipe in stack_recipes:
             out[recipe] = {}
             for k, t in enumerate(("valence", "arousal")):
-                est, _ = make_model(recipe, "regression", e_names)
-                out[recipe][t] = np.clip(est.fit(X_train[:, cols["E"]], va_train[:, k]).predict(X_son[:, cols["E"]]),
-                                         -1, 1)
+                est, _ = make_model(recipe, "regression", names, target=t)
+                out[recipe][t] = np.clip(est.fit(X_train, va_train[:, k]).predict(X_son), -1, 1)
     out["Y ridge + prior"] = {t: (_z(out["Y ridge"][t]) + _z(out["prior"][t])) / 2 for t in ("valence", "arousal")}
     return out
 

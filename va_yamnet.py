@@ -26,8 +26,12 @@ import csv
 import functools
 import threading
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from va_utils import DATA_DIR, MODELS_DIR, EmoTagError, ModelMismatchError, sha256_file
 
@@ -140,6 +144,86 @@ def resample_to_16k(y: np.ndarray, sr: int) -> np.ndarray:
     return soxr.resample(np.asarray(y, dtype=np.float32), sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
 
 
+class Stream:
+    """YAMNet over a signal that arrives in chunks, in bounded memory.
+
+    ``feed(x)`` takes mono chunks at ``sr`` Hz (resampled to 16 kHz by a streaming soxr
+    resampler) and runs every patch that is complete; ``finish()`` runs the last,
+    zero-padded one. Patches are on the same 0.48 s grid as :func:`frames`. Per patch the
+    stream keeps its class scores and embedding (about 6 kB, 45 MB per audio hour) when
+    ``keep=True`` (for windows), else only their running sums (for a whole file).
+    """
+
+    def __init__(self, sr: int, *, keep: bool = False):
+        import soxr
+        self.sr, self.keep = int(sr), keep
+        self._rs = None if self.sr == SAMPLE_RATE else soxr.ResampleStream(self.sr, SAMPLE_RATE, 1, dtype="float32",
+                                                                            quality="HQ")
+        self._buf = np.zeros(0, np.float32)
+        self._done = 0                      # patches run so far
+        self._n16 = 0                       # 16 kHz samples received
+        self.scores, self.embeddings = [], []
+        self._sum_s = np.zeros(N_CLASSES)
+        self._sum_e = np.zeros(EMBEDDING_SIZE)
+
+    def _run(self, patch):
+        s, e = _model()(patch)
+        if self.keep:
+            self.scores.append(s)
+            self.embeddings.append(e)
+        self._sum_s += s
+        self._sum_e += e
+        self._done += 1
+
+    def _drain(self):
+        while self._buf.size >= PATCH:
+            self._run(self._buf[:PATCH])
+            self._buf = self._buf[HOP:]
+
+    def _push(self, y16):
+        self._n16 += y16.size
+        self._buf = np.concatenate([self._buf, np.clip(y16, -1.0, 1.0).astype(np.float32)])
+        self._drain()
+
+    def feed(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float32)
+        self._push(x if self._rs is None else self._rs.resample_chunk(x, last=False))
+
+    def finish(self) -> "Stream":
+        if self._rs is not None:
+            self._push(self._rs.resample_chunk(np.zeros(0, np.float32), last=True))
+        want = n_patches(self._n16)
+        while self._done < want:           # the tail: zero-padded patches, as frames() pads
+            self._run(np.pad(self._buf[:PATCH], (0, max(0, PATCH - self._buf[:PATCH].size))))
+            self._buf = self._buf[HOP:]
+        return self
+
+    @property
+    def n(self) -> int:
+        return self._done
+
+    def pooled(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean class scores (521,) and mean embedding (1024,) over every patch."""
+        return self._sum_s / max(self._done, 1), self._sum_e / max(self._done, 1)
+
+    def centres(self) -> np.ndarray:
+        """Each kept patch's centre, in seconds from the start of the stream."""
+        return (np.arange(len(self.scores)) * HOP + PATCH / 2) / SAMPLE_RATE
+
+    def window(self, a: float, b: float) -> np.ndarray:
+        """The pooled features (scores then embedding) of the patches centred in ``[a, b)`` seconds.
+
+        A window that holds no patch centre takes the patch nearest to its middle.
+        Needs ``keep=True``.
+        """
+        c = self.centres()
+        sel = np.flatnonzero((c >= a) & (c < b))
+        if sel.size == 0:
+            sel = np.array([int(np.argmin(np.abs(c - (a + b) / 2)))])
+        S, E = np.asarray(self.scores)[sel], np.asarray(self.embeddings)[sel]
+        return np.concatenate([S.mean(axis=0), E.mean(axis=0)]).astype(np.float64)
+
+
 def pooled(scores: np.ndarray, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean class scores (521,) and mean embedding (1024,) over patches."""
     return scores.mean(axis=0), embeddings.mean(axis=0)
@@ -167,6 +251,48 @@ def top_classes(mean_scores: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
     return [(names[i], float(mean_scores[i])) for i in idx]
 
 
+#: How many classes a file keeps (CSVs, database, queries).
+TOP_K = 5
+
+
+def score_columns(feature_names) -> list[int]:
+    """Indices of the 521 ``yamnet.score.<i>`` columns in a feature vector (empty without the group)."""
+    idx = {n: i for i, n in enumerate(feature_names)}
+    cols = [idx.get(f"yamnet.score.{i}") for i in range(N_CLASSES)]
+    return [] if any(c is None for c in cols) else cols
+
+
+def format_classes(pairs) -> str:
+    """``"Rain 0.60; Water 0.57"`` from ``[(name, score), ...]``."""
+    return "; ".join(f"{n} {s:.2f}" for n, s in pairs)
+
+
+def describe(X: np.ndarray, feature_names, *, k: int = TOP_K) -> "pd.DataFrame":
+    """``domain`` and ``sound_classes`` (top ``k``, formatted) of each feature row.
+
+    Both are empty strings when the rows have no YAMNet group (an older configuration).
+    """
+    import pandas as pd
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    cols = score_columns(feature_names)
+    if not cols:
+        return pd.DataFrame({"domain": [""] * len(X), "sound_classes": [""] * len(X)})
+    S = X[:, cols]
+    return pd.DataFrame({"domain": [domain(s) for s in S],
+                         "sound_classes": [format_classes(top_classes(s, k)) for s in S]})
+
+
+def check_class(name: str) -> str:
+    """The exact class name for ``name`` (case-insensitive); :class:`EmoTagError` with a
+    "did you mean" otherwise."""
+    from va_utils import did_you_mean
+    names = class_names()
+    low = {n.lower(): n for n in names}
+    if str(name).lower() in low:
+        return low[str(name).lower()]
+    raise EmoTagError(f"{name!r} is not one of YAMNet's {N_CLASSES} sound classes" + did_you_mean(name, names))
+
+
 def domain(mean_scores: np.ndarray) -> str:
     """``"speech"``, ``"music"`` or ``"other"``: the coarse domain of a file from its mean class scores.
 
@@ -179,6 +305,19 @@ def domain(mean_scores: np.ndarray) -> str:
     if max(sp, mu) < DOMAIN_THRESHOLD:
         return "other"
     return "speech" if sp >= mu else "music"
+
+
+def domain_weight(mean_scores: np.ndarray) -> np.ndarray:
+    """How much a file is speech or music, 0..1, from its mean class scores (shape (521,) or (n, 521)).
+
+    The strongest speech or music class score over :data:`DOMAIN_THRESHOLD`, capped at 1:
+    1 for every file that :func:`domain` calls speech or music, falling to 0 for sounds
+    with no speech or music in them.
+    """
+    s = np.atleast_2d(np.asarray(mean_scores, dtype=float))
+    m = np.maximum(s[:, list(SPEECH_CLASSES)].max(axis=1), s[:, list(MUSIC_CLASSES)].max(axis=1))
+    w = np.clip(m / DOMAIN_THRESHOLD, 0.0, 1.0)
+    return w[0] if np.ndim(mean_scores) == 1 else w
 
 
 def class_lexicon_va(lexicon) -> "pd.DataFrame":

@@ -19,8 +19,12 @@ def test_feature_names_fixed_order_and_named():
     rich = feature_names(ExtractorConfig(rhythm=True, tonal=True))
     assert "rhythm.bpm" in rich and "tonal.hpcp.mean.0" in rich and len(rich) > N
     assert {"prosody.voiced_ratio", "prosody.f0_median", "sfx.log_attack_time"} <= set(names)
-    plain = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False))
+    plain = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False, yamnet=False))
     assert len(plain) == 172 and not any(n.startswith("prosody.") for n in plain)
+    # the default carries YAMNet's 521 class scores and 1024-d embedding, after our features
+    assert sum(n.startswith("yamnet.score.") for n in names) == 521
+    assert sum(n.startswith("yamnet.embedding.") for n in names) == 1024
+    assert names[:len(names) - 1545] == feature_names(ExtractorConfig(yamnet=False))
 
 
 def test_bad_config_rejected():

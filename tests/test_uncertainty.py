@@ -40,7 +40,8 @@ def test_in_domain_is_high_for_training_like_rows_and_zero_far_away(trained_mode
     X = table[list(feature_names(DEFAULT_CONFIG))].to_numpy(float)[:10]
     models = ModelSet(trained_models[0])
     pred, _ = models.predict(X)
-    assert list(pred.columns[-5:]) == UNCERTAINTY_COLUMNS
+    from va_inference import CLASS_COLUMNS
+    assert list(pred.columns[-7:]) == UNCERTAINTY_COLUMNS + CLASS_COLUMNS
     assert (pred["in_domain"] >= 0.5).mean() >= 0.7          # by construction a few training files are atypical
     hw = models.va_models["arousal"][1]["interval"]["halfwidth"]
     inside = (pred["arousal_low"] <= pred["arousal"]) & (pred["arousal"] <= pred["arousal_high"])

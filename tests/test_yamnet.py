@@ -76,21 +76,75 @@ def test_a_changed_model_file_is_refused(tmp_path):
 
 
 def test_yamnet_feature_group_in_the_extractor(tmp_path):
-    from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse_segments, feature_names
+    from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, feature_names
     from extractor import extract_file
-    cfg = ExtractorConfig(yamnet=True)
-    assert "yamnet" not in DEFAULT_CONFIG.to_dict()                     # older configs keep their key
-    assert cfg.key != DEFAULT_CONFIG.key and ExtractorConfig.from_dict(cfg.to_dict()) == cfg
+    cfg = DEFAULT_CONFIG
+    assert cfg.yamnet and cfg.to_dict()["yamnet"] is True
+    old = ExtractorConfig(yamnet=False)
+    assert "yamnet" not in old.to_dict()                               # older configs keep their key
+    assert ExtractorConfig.from_dict(old.to_dict()) == old             # ... and read back without YAMNet
+    assert cfg.key != old.key and ExtractorConfig.from_dict(cfg.to_dict()) == cfg
     names = feature_names(cfg)
-    assert names[:len(feature_names(DEFAULT_CONFIG))] == feature_names(DEFAULT_CONFIG)
+    assert names[:len(feature_names(old))] == feature_names(old)
     assert names[-(521 + 1024):] == Y.feature_names()
     path = write_sound(tmp_path / "rain.wav", "rain", seconds=3.0)
     res = extract_file(path, config=cfg)
     assert res.features.shape == (len(names),) and np.isfinite(res.features).all()
     scores = res.features[len(names) - 1545: len(names) - 1024]
     assert "Rain" in [n for n, _ in Y.top_classes(scores, k=3)]
-    with pytest.raises(EmoTagError, match="not yet available"):
-        analyse_segments(iter([np.zeros(22050 * 4, dtype=np.float32)]), cfg)
+
+
+def _siren_rain_chime():
+    return np.concatenate([synthesize(k, seconds=5.0, sr=22050) for k in ("siren", "rain", "chime")])
+
+
+def test_stream_matches_whole_signal_and_pools_windows():
+    y = _siren_rain_chime()
+    s, e = Y.pooled(*Y.frames(Y.resample_to_16k(y, 22050)))
+    st = Y.Stream(22050, keep=True)
+    for i in range(0, y.size, 7001):                      # odd chunk sizes
+        st.feed(y[i:i + 7001])
+    st.finish()
+    assert st.n == Y.n_patches(Y.resample_to_16k(y, 22050).size)
+    s2, e2 = st.pooled()
+    np.testing.assert_allclose(s2, s, atol=1e-5)
+    np.testing.assert_allclose(e2, e, atol=1e-4)
+    first = [n for n, _ in Y.top_classes(st.window(0, 4)[:521], 3)]
+    middle = [n for n, _ in Y.top_classes(st.window(6, 9)[:521], 3)]
+    assert {"Siren", "Alarm"} & set(first), first
+    assert {"Rain", "Water"} & set(middle), middle
+    np.testing.assert_allclose(st.window(100, 101), st.window(14.5, 15.5))   # empty window: the nearest patch
+
+
+def test_block_wise_and_per_window_analysis_carry_yamnet():
+    from essentia_engine import DEFAULT_CONFIG, analyse, analyse_segments, analyse_stream, feature_names
+    y = _siren_rain_chime()
+    names = feature_names(DEFAULT_CONFIG)
+    yi = [i for i, n in enumerate(names) if n.startswith("yamnet.")]
+    whole = analyse(y, DEFAULT_CONFIG)
+    chunks = lambda: iter([y[i:i + 30000] for i in range(0, y.size, 30000)])
+    stream = analyse_stream(chunks, DEFAULT_CONFIG, block_seconds=3)
+    np.testing.assert_allclose(stream[yi], whole[yi], atol=1e-4)
+    starts, ends, X = analyse_segments(chunks(), DEFAULT_CONFIG, window=3, hop=3)
+    tops = [[n for n, _ in Y.top_classes(x[yi][:521], 3)] for x in X]
+    assert len(tops) == 5
+    assert {"Siren", "Alarm"} & set(tops[0]) and {"Rain", "Water"} & set(tops[2]), tops
+
+
+def test_describe_and_class_names_are_checked():
+    from essentia_engine import DEFAULT_CONFIG, feature_names
+    names = feature_names(DEFAULT_CONFIG)
+    x = np.zeros((2, len(names)))
+    x[0, names.index("yamnet.score.0")] = 0.9                 # Speech
+    x[1, names.index("yamnet.score.494")] = 1.0               # Silence
+    d = Y.describe(x, names, k=2)
+    assert list(d["domain"]) == ["speech", "other"]
+    assert d["sound_classes"][1].startswith("Silence 1.00; ")
+    assert list(Y.describe(x[:, :100], names[:100])["domain"]) == ["", ""]   # no YAMNet group
+    assert Y.check_class("rain") == "Rain"
+    with pytest.raises(EmoTagError, match="did you mean 'Rain'"):
+        Y.check_class("Rian")
+    np.testing.assert_allclose(Y.domain_weight(x[:, Y.score_columns(names)]), [1.0, 0.0])
 
 
 def test_lexicon_prior_known_answers():
