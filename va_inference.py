@@ -124,8 +124,10 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame | None, *, sourc
     0..1); ``"va"`` maps the predicted valence/arousal ``va`` onto the nearest category
     word (:func:`va_analyzer.nearest_category`); ``"auto"`` uses the classifier for
     files that resemble its training data (speech) and the VA mapping for the others.
-    Resemblance is the classifier's ``domain_gate``: the share of standardised features
-    beyond ±z must not exceed the largest share seen among its training files.
+    Resemblance: YAMNet hears the file as speech (:func:`va_yamnet.domain`, when the
+    features carry its class scores), and the classifier's ``domain_gate`` holds (the
+    share of standardised features beyond ±z must not exceed the largest share seen
+    among its training files).
     ``emotion_source`` is ``classifier`` or ``va-nearest``.
     """
     from va_analyzer import nearest_category
@@ -143,6 +145,11 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame | None, *, sourc
         if source == "auto" and gate:
             from va_models import out_of_range_share
             use = out_of_range_share(classifier[0], X, z=gate["z"]) <= gate["max_share"]
+        if source == "auto":
+            import va_yamnet
+            cols = va_yamnet.score_columns(classifier[1].get("feature_names", ()))
+            if cols:
+                use &= np.array([va_yamnet.domain(s) == "speech" for s in np.asarray(X, float)[:, cols]])
     out = pd.DataFrame({"emotion_label": pd.Series([None] * len(X), dtype=object),
                         "emotion_confidence": np.nan, "emotion_source": "va-nearest"})
     if use.any():

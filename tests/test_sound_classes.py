@@ -114,3 +114,17 @@ def test_yamnet_group_is_shipped_with_its_licence():
     meta = json.loads((ROOT / "models" / "trained_arousal_model.json").read_text())
     assert meta["extractor"]["yamnet"] is True and meta["recipe"] == "sound"
     assert any(n.startswith("yamnet.embedding.") for n in meta["feature_names"])
+
+
+def test_domains_of_the_training_corpora():
+    """YAMNet's coarse domain on the shipped tables: RAVDESS is speech, Emotify is music."""
+    cols = [f"yamnet.score.{i}" for i in range(Y.N_CLASSES)]
+    df = pd.read_csv(ROOT / "data" / "out_Valence.csv", usecols=["corpus"] + cols)
+    dom = pd.Series([Y.domain(s) for s in df[cols].to_numpy(float)])
+    share = pd.crosstab(df["corpus"], dom, normalize="index")
+    assert share.loc["ravdess", "speech"] >= 0.98 and share.loc["emotify", "music"] >= 0.98, share
+
+
+def test_the_speech_emotion_classifier_is_not_asked_about_sound_effects(demo_library):
+    _, _, pred = demo_library
+    assert set(pred["emotion_source"]) == {"va-nearest"}, pred["emotion_source"].to_dict()
