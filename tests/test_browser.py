@@ -64,6 +64,14 @@ def library(tmp_path):
                         "top_descriptor": "soothing", "soothing": 0.5})
     from va_db import log_segments
     log_segments(conn, (vm, am), seg, ["soothing"])        # sound_017 has a trajectory
+    with conn:   # what the sounds are: impacts are gunshots (other); ambience is rain, every 3rd file speech
+        for i in range(N):
+            cls, dom = ("Gunshot, gunfire", "other") if i >= 120 else (("Speech", "speech") if i % 3 == 0
+                                                                       else ("Rain", "other"))
+            fid = conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (f"{i:064x}",)).fetchone()[0]
+            conn.execute("INSERT INTO sound_classes VALUES (?, 0, ?, 0.5), (?, 1, 'Sound effect', 0.2)",
+                         (fid, cls, fid))
+            conn.execute("UPDATE audio_files SET domain = ? WHERE id = ?", (dom, fid))
     conn.close()
     return db, pd.DataFrame({"path": paths, "v": va[:, 0], "a": va[:, 1], "label": labels,
                              "folder": folders}).join(scores)
@@ -98,6 +106,7 @@ def test_map_in_chromium(tmp_path, library):
             idx = int(name[6:9])                                       # sound_NNN.wav
             assert (f"in-domain 0.10 (unlike the training data" in tip) if idx % 2 else ("in-domain 0.90" in tip)
             assert sorted(set(page.evaluate("emotagMap.data.dom"))) == [0.1, 0.9]
+            assert "sounds like: Rain 0.50; Sound effect 0.20 (other)" in tip       # 17: ambience, not speech
 
             # filters change the count to the known answers
             page.select_option("#label", label="tense")
@@ -113,6 +122,13 @@ def test_map_in_chromium(tmp_path, library):
             page.fill("#text", "sound_01")
             assert count() == int(truth["path"].str.contains("sound_01").sum())
             page.fill("#text", "")
+            assert count() == N
+            page.select_option("#domain", value="speech")
+            assert count() == len([i for i in range(120) if i % 3 == 0])
+            page.select_option("#domain", value="")
+            page.fill("#cls", "gunshot")
+            assert count() == N - 120
+            page.fill("#cls", "")
             assert count() == N
 
             # a click plays the file through its relative path
