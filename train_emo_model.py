@@ -17,9 +17,11 @@ labels (RAVDESS), each with a .json copy of its metadata (recipe, feature list,
 extractor config, library versions, training-data hash, CV scores, date).
 
 The models use the recipes of ``va_models.DEFAULT_RECIPES`` (the winners of
-``evaluate_models.py``, see docs/RESULTS.md): valence/arousal stack an RBF SVR and a
-ridge regression (both on log-energy -> StandardScaler features) under a ridge
-meta-learner; the classifier is log-energy -> StandardScaler -> logistic regression,
+``evaluate_models.py``, see docs/RESULTS.md): valence/arousal are ``va_models.SoundVA``,
+a stack of an RBF SVR and a ridge regression under a ridge meta-learner, on our features
+plus YAMNet's embedding (log-energy -> StandardScaler -> bounded to ±3), handing over to
+the lexicon prior of YAMNet's sound classes for files that are neither speech nor music;
+the classifier is log-energy -> StandardScaler -> logistic regression on our features,
 with C searched under grouped K-fold CV. Reported scores come
 from nested CV: the search runs inside each outer training fold, and groups (actor,
 track, source recording) never straddle a split.

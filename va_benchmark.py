@@ -94,6 +94,7 @@ def our_systems(families=("svm", "linear", "hgb", "mlp", "stack")) -> list[Syste
 # columns of the default features; "notrim" and "loudnorm" are extracted with a changed
 # ExtractorConfig (see ABLATION_CONFIGS).
 ABLATIONS = {
+    "ours_noyamnet": "features: ours only, without the YAMNet group (the default before issue 13)",
     "ours_ms": "features: mean and stdev only, no envelope/prosody",
     "ours_allstats": "features: 8 statistics, no envelope/prosody",
     "ours_nolog": "features: all, without the log-energy transform",
@@ -104,12 +105,18 @@ ABLATION_CONFIGS = {"ours_notrim": {"trim_db": None}, "ours_loudnorm": {"loudnes
 
 
 def ablation_subsets(X, names):
-    """The column-subset ablations of the default features: {key: (X, names)}."""
+    """The column-subset ablations of the default features: {key: (X, names)}.
+
+    The statistics ablations change our features only and keep the YAMNet group;
+    ``ours_noyamnet`` drops the YAMNet group (so the default recipe has no embedding and
+    no lexicon prior).
+    """
     names = np.asarray(names)
+    yam = np.array([n.startswith("yamnet.") for n in names])
     extra = np.array([n.startswith(("prosody.", "sfx.")) and n.count(".") == 1 for n in names])
     ms = np.array([(".mean" in n or ".stdev" in n) and ".dmean" not in n and ".dstdev" not in n for n in names])
-    return {"ours_ms": (X[:, ms & ~extra], list(names[ms & ~extra])),
-            "ours_allstats": (X[:, ~extra], list(names[~extra]))}
+    keep = {"ours_noyamnet": ~yam, "ours_ms": (ms & ~extra) | yam, "ours_allstats": ~extra}
+    return {k: (X[:, m], list(names[m])) for k, m in keep.items()}
 
 
 def _without_log(est):
@@ -117,6 +124,7 @@ def _without_log(est):
     from va_models import EnergyLog
     params = est.get_params(deep=True)
     off = {k: "passthrough" for k, v in params.items() if isinstance(v, EnergyLog)}
+    off.update({k: False for k in params if k == "energy_log" or k.endswith("__energy_log")})   # SoundVA
     return est.set_params(**off)
 
 

@@ -281,19 +281,20 @@ def feature_group(names, *, embedding: bool = False) -> list[int]:
             if not n.startswith(YAMNET_PREFIX) or (embedding and n.startswith(EMBEDDING_PREFIX))]
 
 
-def _pre(names, clip=None, embedding=False):
+def _pre(names, clip=None, embedding=False, energy_log=True):
     from sklearn.preprocessing import StandardScaler
     names = list(names)
     keep = feature_group(names, embedding=embedding)
     select = [] if len(keep) == len(names) else [("select", Select(tuple(keep)))]
-    steps = select + [("log", EnergyLog(tuple(names[i] for i in keep))), ("scale", StandardScaler())]
+    log = EnergyLog(tuple(names[i] for i in keep)) if energy_log else "passthrough"
+    steps = select + [("log", log), ("scale", StandardScaler())]
     return steps + ([("clip", Clip(clip))] if clip else [])
 
 
-def _svm(kind, names, clip=None, embedding=False):
+def _svm(kind, names, clip=None, embedding=False, energy_log=True):
     from sklearn.pipeline import Pipeline
     from sklearn.svm import SVC, SVR
-    pre = _pre(names, clip, embedding)
+    pre = _pre(names, clip, embedding, energy_log)
     if kind == "regression":
         return Pipeline(pre + [("model", SVR(kernel="rbf", gamma="scale"))]), \
             {"model__C": [0.3, 1.0, 3.0], "model__epsilon": [0.05, 0.1]}
@@ -301,10 +302,10 @@ def _svm(kind, names, clip=None, embedding=False):
         {"model__C": [3.0, 10.0]}
 
 
-def _linear(kind, names, clip=None, embedding=False):
+def _linear(kind, names, clip=None, embedding=False, energy_log=True):
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import Pipeline
-    pre = _pre(names, clip, embedding)
+    pre = _pre(names, clip, embedding, energy_log)
     if kind == "regression":
         return Pipeline(pre + [("model", Ridge())]), {"model__alpha": [100.0, 300.0, 1000.0]}
     return Pipeline(pre + [("model", LogisticRegression(max_iter=3000))]), \
@@ -341,11 +342,11 @@ class AtMostKFold:
         return KFold(self.get_n_splits(X)).split(X)
 
 
-def _stack(kind, names, clip=None, embedding=False):
+def _stack(kind, names, clip=None, embedding=False, energy_log=True):
     from sklearn.ensemble import StackingClassifier, StackingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
-    svm, _ = _svm(kind, names, clip, embedding)
-    lin, _ = _linear(kind, names, clip, embedding)
+    svm, _ = _svm(kind, names, clip, embedding, energy_log)
+    lin, _ = _linear(kind, names, clip, embedding, energy_log)
     if kind == "regression":
         svm.set_params(model__C=1.0, model__epsilon=0.05)
         lin.set_params(model__alpha=300.0)
@@ -384,15 +385,20 @@ class SoundVA(RegressorMixin, BaseEstimator):
         Which prior coordinate to blend; None (descriptor models): no prior.
     clip : float
         Bound of the standardised inputs.
+    energy_log : bool
+        Log-compress the energy-like columns first (:class:`EnergyLog`; off only for the
+        harness's ablation).
     """
 
-    def __init__(self, feature_names=(), target=None, clip=3.0):
+    def __init__(self, feature_names=(), target=None, clip=3.0, energy_log=True):
         self.feature_names = feature_names
         self.target = target
         self.clip = clip
+        self.energy_log = energy_log
 
     def __sklearn_clone__(self):
-        return type(self)(feature_names=tuple(self.feature_names), target=self.target, clip=self.clip)
+        return type(self)(feature_names=tuple(self.feature_names), target=self.target, clip=self.clip,
+                          energy_log=self.energy_log)
 
     def _scores(self, X):
         return np.asarray(X, dtype=np.float64)[:, self.score_index_]
@@ -404,7 +410,8 @@ class SoundVA(RegressorMixin, BaseEstimator):
         self.score_index_ = [i for i, n in enumerate(names) if n.startswith(SCORE_PREFIX)]
         if self.target not in (None, "valence", "arousal"):
             raise EmoTagError(f"SoundVA target must be valence, arousal or None, got {self.target!r}")
-        self.model_ = _stack("regression", names, clip=self.clip, embedding=True)[0].fit(X, y)
+        self.model_ = _stack("regression", names, clip=self.clip, embedding=True,
+                             energy_log=self.energy_log)[0].fit(X, y)
         return self
 
     def feature_space(self):
