@@ -25,11 +25,11 @@ demo: $(STAMP)
 	@echo "== 1/9 synthesise 16 demo sounds (our own code; no downloads)"
 	$(RUN) synth_audio.py $(DEMO)/audio --n 16 --seconds 4
 	@echo "== 2/9 retrain the valence/arousal models and the emotion classifier from the shipped feature tables (grouped nested CV; 3 outer folds here, 5 for the shipped models)"
-	$(RUN) train_emo_model.py --features data/out_Valence.csv data/out_Arousal.csv --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --folds 3
+	$(RUN) train_emo_model.py --features data/out_Valence.csv.gz data/out_Arousal.csv.gz --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --folds 3
 	@echo "== 3/9 predict the demo folder"
 	$(RUN) predict_new_audio.py $(DEMO)/audio --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --no-cache
 	@echo "== 4/9 log the predictions and the training corpus into the library"
-	$(RUN) log_predictions_to_db.py --in-dir $(DEMO) --models-dir $(MODELS) --db $(DB) --corpus data/out_Valence.csv --labels data/out_labels.csv
+	$(RUN) log_predictions_to_db.py --in-dir $(DEMO) --models-dir $(MODELS) --db $(DB) --corpus data/out_Valence.csv.gz --labels data/out_labels.csv
 	@echo "== 5/9 train a descriptor model for each human rating in the library (the nine GEMS ratings of the music corpus)"
 	$(RUN) train_and_visualize_all_descriptors.py --target human --db $(DB) --models-dir $(MODELS) --out-dir $(DEMO) -j 2
 	@echo "== 6/9 predict every descriptor model for the folder, and describe one file"

@@ -156,7 +156,7 @@ def changepoint_section(args, out_dir: Path) -> str:
         tables[name] = loader(path) if Path(path).exists() else None
     if all(t is None for t in tables.values()):
         return "## Emotion over time: the change-point check\n\nSkipped: no corpus found."
-    training, _ = read_training_table(PROJECT_ROOT / "data" / "out_Arousal.csv", config=DEFAULT_CONFIG)
+    training, _ = read_training_table(PROJECT_ROOT / "data" / "out_Arousal.csv.gz", config=DEFAULT_CONFIG)
     t0 = time.perf_counter()
     rows = change_point_check(tables["ravdess"], tables["emotify"], training, folds=args.folds, seed=args.seed,
                               per_actor=1 if args.quick else 4)

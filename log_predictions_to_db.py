@@ -4,7 +4,7 @@ Reads the hand-off CSVs of ``predict_new_audio.py`` from ``--in-dir``
 (new_audio_features_raw.csv, new_audio_predicted_va.csv, new_audio_descriptor_scores.csv, and
 new_audio_segments.csv when ``--segments`` wrote one)
 and the models they name from ``--models-dir``. With ``--corpus``, it also logs a
-training corpus: its feature table (``out_Valence.csv``) and its human labels
+training corpus: its feature table (``out_Valence.csv.gz``) and its human labels
 (``out_labels.csv``: valence, arousal, emotion, GEMS ratings ...).
 
 Writes ``--db`` (default output/audio_predictions.db). Logging is idempotent (a second
@@ -17,7 +17,7 @@ timeout); ``--backup FILE`` copies a live database safely.
 Examples:
   python log_predictions_to_db.py --in-dir output
   python log_predictions_to_db.py --db output/library.db --backup /mnt/backup/library.db
-  python log_predictions_to_db.py --corpus data/out_Valence.csv --labels data/out_labels.csv --no-predictions
+  python log_predictions_to_db.py --corpus data/out_Valence.csv.gz --labels data/out_labels.csv --no-predictions
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def build_parser():
     ap = parser(__doc__)
     ap.add_argument("--in-dir", default=str(DEFAULT_OUT_DIR), help="folder holding predict_new_audio.py's CSVs")
     ap.add_argument("--no-predictions", action="store_true", help="do not log --in-dir (only --corpus)")
-    ap.add_argument("--corpus", metavar="CSV", help="a training feature table (out_Valence.csv) to log as a corpus")
+    ap.add_argument("--corpus", metavar="CSV", help="a training feature table (out_Valence.csv.gz) to log as a corpus")
     ap.add_argument("--labels", metavar="CSV", help="human labels of the corpus (out_labels.csv)")
     ap.add_argument("--backup", metavar="FILE",
                     help="copy the database to FILE with SQLite's online backup API (safe while other processes "

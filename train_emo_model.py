@@ -5,7 +5,7 @@ Reads labelled audio corpora (RAVDESS, Emotify, Emo-Soundscapes, or a generic
 written earlier (``--features``), so retraining needs no audio.
 
 Writes, in ``--out-dir``:
-  out_Valence.csv, out_Arousal.csv   features, target and group (+ .meta.json sidecars)
+  out_Valence.csv.gz, out_Arousal.csv.gz   features, target and group (+ .meta.json sidecars)
   out_labels.csv                     every human label kept per file (for the database)
   cv_report.csv                      grouped nested-CV R², RMSE, r and CCC, mean ± std
   cv_folds.csv                       the same metrics per fold
@@ -28,7 +28,7 @@ track, source recording) never straddle a split.
 
 Examples:
   python train_emo_model.py --ravdess ../shared/data/ravdess_speech --emotify ../shared/data/emotify -j 2
-  python train_emo_model.py --features data/out_Valence.csv data/out_Arousal.csv --labels data/out_labels.csv
+  python train_emo_model.py --features data/out_Valence.csv.gz data/out_Arousal.csv.gz --labels data/out_labels.csv
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ from va_models import DEFAULT_RECIPES, make_model, out_of_range_share
 from va_plotter import plot_pred_vs_true
 from va_utils import BadLabelError, EmoTagError, log
 
-TABLE_FILES = {"valence": "out_Valence.csv", "arousal": "out_Arousal.csv"}
+TABLE_FILES = {"valence": "out_Valence.csv.gz", "arousal": "out_Arousal.csv.gz"}
 DOMAIN_Z = 5.0  # |z| beyond which a standardised feature counts as outside the training range
 INTERVAL_LEVEL = 0.9  # coverage the valence/arousal intervals aim at
 
@@ -64,7 +64,7 @@ def build_parser():
                      help="generic labelled CSV file,valence,arousal[,group] (repeatable)")
     src.add_argument("--audio-root", metavar="DIR", help="root for the paths of --csv files (default: the CSV's folder)")
     src.add_argument("--features", metavar="CSV", nargs="+",
-                     help="retrain from out_Valence.csv and/or out_Arousal.csv instead of audio")
+                     help="retrain from out_Valence.csv.gz and/or out_Arousal.csv.gz instead of audio")
     src.add_argument("--labels", metavar="CSV",
                      help="with --features: out_labels.csv whose 'emotion' column trains the 8-class classifier "
                           "(default: out_labels.csv beside the first --features table, if present)")
@@ -89,7 +89,7 @@ def data_hash(df: pd.DataFrame) -> str:
 
 
 def tables_from_audio(args, out_dir):
-    """Extract features of every labelled file; write out_*.csv and out_labels.csv."""
+    """Extract features of every labelled file; write out_*.csv.gz and out_labels.csv."""
     lex = load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
     frames = []
     for kind, path in (("ravdess", args.ravdess), ("emotify", args.emotify), ("emo-soundscapes", args.emo_soundscapes)):
@@ -137,7 +137,7 @@ def tables_from_features(args):
         tables[target] = df
     missing = [t for t in args.targets if t not in tables]
     if missing:
-        raise BadLabelError(f"--features gives no table for {missing}; pass its out_*.csv or choose --targets")
+        raise BadLabelError(f"--features gives no table for {missing}; pass its out_*.csv.gz or choose --targets")
     return tables
 
 

@@ -11,13 +11,14 @@ Tables (all keyed by ``sha256``, the content hash of the audio file):
                                    domain, sound_classes
 ``new_audio_descriptor_scores.csv`` sha256, path, <one column per descriptor word>
 ``new_audio_errors.csv``           path, severity, message
-``out_Valence.csv`` / ``out_Arousal.csv``  sha256, file, corpus, group, <target>, <features>
+``out_Valence.csv.gz`` / ``out_Arousal.csv.gz``  sha256, file, corpus, group, <target>, <features>
 =================================  ==================================================
 
 A table that carries features has a sidecar ``<name>.meta.json`` holding the extractor
 configuration; readers refuse a table whose configuration differs from the running one.
 Writers write to a temporary file in the same folder and rename it, so a crash never
-leaves half a file.
+leaves half a file. Any table may be gzip-compressed: a name ending in ``.gz`` is written
+compressed and read back transparently (the training tables are, at 2,253 feature columns).
 
 Models are ``joblib`` files holding ``{"pipeline": sklearn Pipeline, "metadata": dict}``
 with a readable copy of the metadata beside them as ``<name>.json``.
@@ -25,6 +26,8 @@ with a readable copy of the metadata beside them as ``<name>.json``.
 from __future__ import annotations
 
 import datetime as _dt
+import gzip
+import io
 import json
 import os
 import platform
@@ -57,14 +60,27 @@ def _umask_mode() -> int:
 
 
 def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(text_handle)`` to a temporary file, then rename it onto ``path``.
+
+    A name ending in ``.gz`` is written gzip-compressed (with a zero timestamp, so the same
+    table gives the same bytes); pandas reads it back by its extension.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        if path.suffix == ".gz":
+            with os.fdopen(fd, "wb") as raw:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+                        io.TextIOWrapper(gz, encoding="utf-8", newline="") as fh:
+                    write(fh)
+                raw.flush()
+                os.fsync(raw.fileno())
+        else:
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
@@ -95,8 +111,11 @@ def write_json(obj, path) -> Path:
 
 
 def meta_path(csv_path) -> Path:
-    """``out_Valence.csv`` -> ``out_Valence.meta.json``."""
-    return Path(csv_path).with_suffix(".meta.json")
+    """``out_Valence.csv.gz`` or ``out_Valence.csv.gz`` -> ``out_Valence.meta.json``."""
+    p = Path(csv_path)
+    if p.suffix == ".gz":
+        p = p.with_suffix("")
+    return p.with_suffix(".meta.json")
 
 
 def _now() -> str:
@@ -206,7 +225,7 @@ def read_features(path, *, config: ExtractorConfig) -> pd.DataFrame:
 
 
 def read_training_table(path, *, config: ExtractorConfig) -> tuple[pd.DataFrame, str]:
-    """Read ``out_Valence.csv``/``out_Arousal.csv``; return the table and its target name."""
+    """Read ``out_Valence.csv.gz``/``out_Arousal.csv.gz`` (or plain ``.csv``); return the table and its target name."""
     meta = _check_sidecar(path, config)
     head = pd.read_csv(path, nrows=0).columns
     targets = [t for t in TARGETS if t in head]

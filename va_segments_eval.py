@@ -1,7 +1,7 @@
 """The change-point check of the segment model: does emotion over time follow known changes?
 
 Reads the RAVDESS and Emotify audio and the shipped training table
-(``data/out_Arousal.csv``); writes nothing (``evaluate_models.py`` reports the result in
+(``data/out_Arousal.csv.gz``); writes nothing (``evaluate_models.py`` reports the result in
 ``docs/RESULTS.md``).
 
 Sequences with one known arousal change are built from held-out material:

@@ -64,7 +64,7 @@ def small_tables(tmp_path_factory):
     from essentia_engine import DEFAULT_CONFIG
     out = tmp_path_factory.mktemp("tables")
     paths = []
-    for name in ("out_Valence.csv", "out_Arousal.csv"):
+    for name in ("out_Valence.csv.gz", "out_Arousal.csv.gz"):
         df, target = read_training_table(ROOT / "data" / name, config=DEFAULT_CONFIG)
         groups = sorted(df["group"].unique())
         keep = [g for g in groups if g.startswith("actor")][:8] + [g for g in groups if g.startswith("track")][:80]

@@ -140,7 +140,7 @@ def _scene(seconds, sr=22050, lead_silence=0.0, seed=3):
 
 def _corpus_std():
     import pandas as pd
-    table = pd.read_csv(ROOT / "data" / "out_Valence.csv")
+    table = pd.read_csv(ROOT / "data" / "out_Valence.csv.gz")
     sd = table[list(feature_names(DEFAULT_CONFIG))].std().to_numpy()
     return np.where(sd > 0, sd, 1.0)
 

@@ -162,3 +162,28 @@ def test_features_with_inf_are_refused(tmp_path):
     write_csv(df, tmp_path / "f.csv", config=DEFAULT_CONFIG)
     with pytest.raises(BadLabelError, match=f"{names[5]}.*(inf|finite)"):
         read_features(tmp_path / "f.csv", config=DEFAULT_CONFIG)
+
+
+def test_gzip_tables_round_trip_with_the_same_sidecar(tmp_path):
+    df = _features_table()
+    p = write_csv(df, tmp_path / "out_Valence.csv.gz", config=DEFAULT_CONFIG)
+    assert p.read_bytes()[:2] == b"\x1f\x8b"                      # really gzip
+    assert (tmp_path / "out_Valence.meta.json").is_file()          # the sidecar drops both suffixes
+    back = read_features(p, config=DEFAULT_CONFIG)
+    np.testing.assert_allclose(back[NAMES].to_numpy(), df[NAMES].to_numpy(), rtol=1e-6)
+    again = write_csv(df, tmp_path / "again.csv.gz", config=DEFAULT_CONFIG)
+    assert again.read_bytes() == p.read_bytes()                    # no timestamp inside: same table, same bytes
+
+
+def test_gzip_write_failure_keeps_old_file(tmp_path):
+    p = write_csv(_features_table(), tmp_path / "t.csv.gz")
+    before = p.read_bytes()
+
+    class Boom(pd.DataFrame):
+        def to_csv(self, *a, **k):
+            a[0].write("partial")
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_csv(Boom({"x": [1]}), p)
+    assert p.read_bytes() == before and not list(tmp_path.glob("*.tmp"))

@@ -43,7 +43,7 @@ def test_grouped_cv_on_real_audio_clears_arousal_floor(tmp_path):
     allf = folds[folds["subset"] == "all"]
     assert len(allf) == 5
     assert allf["r"].mean() >= AROUSAL_R_FLOOR, allf["r"].describe()
-    t = pd.read_csv(out / "out_Arousal.csv")
+    t = pd.read_csv(out / "out_Arousal.csv.gz")
     assert set(t["group"].str[:5]) == {"actor", "track"} and t["group"].nunique() == 320
     emo = pd.read_csv(out / "cv_emotion_report.csv").set_index("metric")
     assert emo.loc["uar", "mean"] >= UAR_FLOOR and emo.loc["uar", "folds"] == 5

@@ -119,7 +119,7 @@ def test_yamnet_group_is_shipped_with_its_licence():
 def test_domains_of_the_training_corpora():
     """YAMNet's coarse domain on the shipped tables: RAVDESS is speech, Emotify is music."""
     cols = [f"yamnet.score.{i}" for i in range(Y.N_CLASSES)]
-    df = pd.read_csv(ROOT / "data" / "out_Valence.csv", usecols=["corpus"] + cols)
+    df = pd.read_csv(ROOT / "data" / "out_Valence.csv.gz", usecols=["corpus"] + cols)
     dom = pd.Series([Y.domain(s) for s in df[cols].to_numpy(float)])
     share = pd.crosstab(df["corpus"], dom, normalize="index")
     assert share.loc["ravdess", "speech"] >= 0.98 and share.loc["emotify", "music"] >= 0.98, share

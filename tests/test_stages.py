@@ -57,7 +57,7 @@ def test_train_emo_model_from_audio_csv(tmp_path):
     code = train_emo_model.main(["--csv", str(tmp_path / "labels.csv"), "--out-dir", str(tmp_path / "o"),
                                  "--models-dir", str(tmp_path / "m"), "--folds", "3", "--inner-folds", "2", "-q"])
     assert code == 0
-    t = pd.read_csv(tmp_path / "o" / "out_Arousal.csv")
+    t = pd.read_csv(tmp_path / "o" / "out_Arousal.csv.gz")
     assert len(t) == 12 and list(t.columns[:5]) == ["sha256", "file", "corpus", "group", "arousal"]
     assert list(t.columns[5:]) == NAMES
     assert json.loads((tmp_path / "o" / "out_Arousal.meta.json").read_text())["extractor"]["sample_rate"] == 22050
