@@ -1,7 +1,8 @@
 """Audio in, feature vectors out: decoding, downmix, resampling, caching, batches.
 
-Reads audio files (WAV, FLAC, OGG, MP3, AIFF; any channel count and sample rate) and an
-optional on-disk feature cache; writes only cache entries. Stage scripts turn the results
+Reads audio files (WAV, FLAC, OGG, MP3, AIFF through libsndfile; AAC, ALAC, Opus, WMA, the
+audio track of MP4/MOV/WebM video and more through FFmpeg, see ``va_decode``; any channel
+count and sample rate) and an optional on-disk feature cache; writes only cache entries. Stage scripts turn the results
 into hand-off CSVs through ``va_io``.
 
 * :func:`load_audio` decodes a file in blocks, downmixes to mono and resamples to the
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from essentia_engine import DEFAULT_CONFIG, ExtractorConfig, analyse, analyse_stream, feature_names
+from va_decode import blocks as decode_blocks, probe
 from va_utils import BadAudioError, EmoTagError, sha256_file
 
 __all__ = ["FileResult", "iter_audio", "load_audio", "extract_file", "extract_batch", "iter_extract", "iter_hash",
@@ -47,7 +49,9 @@ class FileResult:
     """The outcome of analysing one file.
 
     ``features`` is a float64 vector in the order of ``feature_names(config)`` when
-    ``error`` is None, else None. ``warnings`` lists one-line notes (for example padding).
+    ``error`` is None, else None. ``warnings`` lists one-line notes (for example padding
+    or unreadable tags). ``metadata`` holds the file's tags and UCS fields
+    (``va_metadata.read_metadata``), read by :func:`iter_extract` for files that analyse.
     """
 
     path: str
@@ -59,6 +63,7 @@ class FileResult:
     error: str | None = None
     warnings: list = dataclasses.field(default_factory=list)
     cached: bool = False
+    metadata: dict = dataclasses.field(default_factory=dict)   # va_metadata.FIELDS found in the file
 
     @property
     def ok(self) -> bool:
@@ -74,30 +79,17 @@ def default_cache_dir() -> Path:
 
 
 def _info(path):
-    import soundfile as sf
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-        import re
-        msg = re.sub(r"^Error opening .*?': ", "", str(exc), flags=re.S).split("\n")[0]   # the name is ours to show
-        if os.path.getsize(path) == 0:
-            msg = "file is empty (0 bytes)"
-        elif "does not exist or is not a regular file" in msg and os.path.isfile(path):
-            msg = "format not recognised (the decoder found no audio stream it can read)"
-        raise BadAudioError(f"cannot decode audio: {msg}") from None
-    if info.frames <= 0:
-        raise BadAudioError("file holds no audio samples")
-    if info.samplerate <= 0 or info.channels <= 0:
-        raise BadAudioError(f"invalid header (sample rate {info.samplerate}, {info.channels} channels)")
-    return info
+    """Probe ``path`` (libsndfile, else FFmpeg); raise :class:`BadAudioError` with a one-line reason."""
+    return probe(path)
 
 
 def iter_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate, info=None):
     """Decode ``path`` block by block to mono float32 at ``sample_rate``.
 
-    Each block of the file is downmixed (mean over channels) and fed to a streaming soxr
-    resampler (high quality), so memory holds one block, whatever the file's length.
-    Non-finite samples are replaced by 0 (with a warning at the end).
+    Each block of the file (``va_decode.blocks``: libsndfile or FFmpeg, at the file's own
+    rate) is downmixed (mean over channels) and fed to a streaming soxr resampler (high
+    quality), so memory holds one block, whatever the file's length. Non-finite samples
+    are replaced by 0 (with a warning at the end).
 
     Yields
     ------
@@ -109,23 +101,19 @@ def iter_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate, info=None
     BadAudioError
         The file cannot be decoded or fails part-way.
     """
-    import soundfile as sf
     import soxr
 
     info = info or _info(path)
     rs = None if info.samplerate == sample_rate else soxr.ResampleStream(
         info.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
     n_bad = 0
-    try:
-        for block in sf.blocks(str(path), blocksize=_BLOCK, always_2d=True, dtype="float32"):
-            mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0].copy()
-            bad = ~np.isfinite(mono)
-            if bad.any():
-                n_bad += int(bad.sum())
-                mono[bad] = 0.0
-            yield rs.resample_chunk(mono) if rs else mono
-    except sf.LibsndfileError as exc:
-        raise BadAudioError(f"decoding failed part-way: {exc}") from None
+    for block in decode_blocks(path, info, blocksize=_BLOCK):
+        mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else np.array(block[:, 0], np.float32)
+        bad = ~np.isfinite(mono)
+        if bad.any():
+            n_bad += int(bad.sum())
+            mono[bad] = 0.0
+        yield rs.resample_chunk(mono) if rs else mono
     if rs:
         yield rs.resample_chunk(np.zeros(0, np.float32), last=True)
     if n_bad:
@@ -150,9 +138,9 @@ def load_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate):
     info = _info(path)
     parts = list(iter_audio(path, sample_rate=sample_rate, info=info))
     y = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    if y.size == 0:
+    if y.size == 0 or info.frames <= 0:
         raise BadAudioError("file holds no audio samples")
-    return y, _meta(info)
+    return y, _meta(info)      # exact now, also for FFmpeg files (counted while decoding)
 
 
 def _meta(info) -> dict:
@@ -230,6 +218,7 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
         blockwise_ok = not (config.rhythm or config.tonal) and config.loudness_norm is None
         if meta["duration"] > long_file_seconds and blockwise_ok:
             res.features = analyse_stream(lambda: iter_audio(path, sample_rate=config.sample_rate, info=info), config)
+            meta = _meta(info)
         else:
             y, meta = load_audio(path, sample_rate=config.sample_rate)
             res.features = analyse(y, config)
@@ -318,8 +307,12 @@ def _safe_extract(path, config, cache_dir, sha256=None, long_file_seconds=LONG_F
         old = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, float(timeout))
     try:
-        return extract_file(path, config=config, cache_dir=cache_dir, sha256=sha256,
-                            long_file_seconds=long_file_seconds)
+        res = extract_file(path, config=config, cache_dir=cache_dir, sha256=sha256,
+                           long_file_seconds=long_file_seconds)
+        from va_metadata import read_metadata
+        res.metadata, notes = read_metadata(path)
+        res.warnings.extend(notes)
+        return res
     except FileTimeout:
         return FileResult(path=str(path), sha256=sha256, error=f"timed out after {timeout:g} s (--timeout)")
     except EmoTagError as exc:

@@ -30,6 +30,7 @@ from essentia_engine import DEFAULT_CONFIG, feature_names
 from va_cli import add_common_args, exit_main, parser, run_main, show_progress
 from va_db import BULK_BATCH, connect, counts, log_batch, log_segments, register_model
 from va_io import OUTPUTS, read_csv, read_descriptor_scores, read_features, read_predictions, read_training_table
+from va_metadata import FIELDS as META_FIELDS
 from va_utils import DEFAULT_OUT_DIR, BadLabelError, log
 
 
@@ -95,6 +96,7 @@ def log_predictions(conn, in_dir: Path, models_dir: Path, batch_size: int, progr
     ids = _model_ids(conn, models_dir, {"valence": models.iloc[0, 0], "arousal": models.iloc[0, 1]})
     names = list(feature_names(DEFAULT_CONFIG))
     words = [c for c in scores.columns if c not in key]
+    meta_cols = [c for c in META_FIELDS if c in pred.columns]      # the tags and UCS fields the files had
     X = feats[names].to_numpy(float)
     it = list(_batches(len(feats), batch_size))
     if progress:
@@ -103,7 +105,7 @@ def log_predictions(conn, in_dir: Path, models_dir: Path, batch_size: int, progr
     for sl in it:
         log_batch(conn, files=feats.iloc[sl][["sha256", "path", "duration", "sample_rate", "channels"]],
                   config=DEFAULT_CONFIG, features=X[sl], predictions=pred.iloc[sl], model_ids=ids,
-                  scores=scores.iloc[sl][words])
+                  scores=scores.iloc[sl][words], metadata=pred.iloc[sl][meta_cols])
     seg_csv = in_dir / OUTPUTS["segments"]
     if seg_csv.is_file():
         seg = read_csv(seg_csv, required=["sha256", "path", "start", "end", "valence", "arousal", "valence_model",

@@ -56,6 +56,7 @@ from extractor import extract_batch
 from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_inference import ModelSet
 from va_io import FEATURE_META_COLUMNS, OUTPUTS, write_csv
+from va_metadata import metadata_frame
 from va_utils import EmoTagError, find_audio_files, log, show_path
 
 
@@ -151,7 +152,8 @@ def _run(args):
     pred = pd.concat([meta[["sha256", "path"]], pva[["valence", "arousal"]]], axis=1)
     pred["valence_model"] = hashes["valence"]
     pred["arousal_model"] = hashes["arousal"]
-    pred = pd.concat([pred, pva.drop(columns=["valence", "arousal"])], axis=1)
+    pred = pd.concat([pred, pva.drop(columns=["valence", "arousal"]), metadata_frame([r.metadata for r in good])],
+                     axis=1)
     scores = pd.concat([meta[["sha256", "path"]], scores], axis=1)
     if args.segments:
         seg, seg_errors = models.predict_segments([r.path for r in good], window=args.segments[0],

@@ -14,6 +14,11 @@ Filters combine (all must hold):
   --class NAME          NAME is among the file's top sound classes (YAMNet's AudioSet names:
                         "Rain", "Siren", "Speech", "Dog", ...; any case; repeat: all must hold)
   --domain D            the file is speech, music or other (sound effects, ambiences)
+  --text QUERY          words in the file's name or metadata (BWF description, iXML note,
+                        ID3/MP4/Vorbis/WMA title and comment, UCS names; SQLite FTS5 syntax:
+                        door creak = both words, '"door creak"' = the phrase, door OR gate,
+                        creak* = prefix, description:rain = one field; stemmed: doors = door)
+  --category CAT        a UCS category: DOORS, its short name DOOR, or a CatID DOORWood
   --confident           only files typical of the models' training data (in-domain score
                         >= 0.5: every prediction carries one, 0..1, with valence and arousal
                         intervals), the predictions to trust most
@@ -25,16 +30,20 @@ Filters combine (all must hold):
                         logged into the library); --format markers or audacity for editors
 
 Order: by distance with --near or --like, else by the first descriptor's score, else
-by --sort, else by path. Descriptor and label names are checked against the library, with a "did you
+by --sort, else by text relevance with --text, else by path. Descriptor and label names are checked against the library, with a "did you
 mean" for typos, and so are sound classes (against YAMNet's 521 names). Every row shows
-the file's domain and its top three sound classes with their scores. Every value is
-passed to SQLite as a bound parameter.
+the file's domain, its top three sound classes with their scores, its description (the
+first of description, title, UCS FXName, comment) and UCS CatID. Every value is passed to
+SQLite as a bound parameter.
 
 Examples:
   python query_library.py --db output/demo/audio_predictions.db --near 0.5 -0.6
   python query_library.py --descriptor soothing --min 0.7 --descriptor uneasy --min 0.4
   python query_library.py --label calm --under /srv/sfx/ambience --format m3u --out calm.m3u
   python query_library.py --class rain --descriptor soothing --min 0.5
+  python query_library.py --text "door creak" --descriptor uneasy --min 0.5
+  python query_library.py --text "rain OR drizzle" --sort=-arousal --format m3u --out calm_rain.m3u
+  python query_library.py --category DOOR --near -0.4 -0.5 --limit 10
   python query_library.py --like takes/scene12_dialogue.wav --limit 5 --format json
   python query_library.py --moments --arousal-above 0.5 --min-duration 4 --format audacity
 """
@@ -56,6 +65,8 @@ def build_parser():
     ap.add_argument("--class", dest="classes", action="append", default=[], metavar="NAME",
                     help="a sound class among the file's top classes (repeatable: all of)")
     ap.add_argument("--domain", choices=("speech", "music", "other"), help="only files of this domain")
+    ap.add_argument("--text", metavar="QUERY", help="words in the name or metadata (FTS5 syntax, see above)")
+    ap.add_argument("--category", metavar="CAT", help="a UCS category, short name or CatID (DOORS, DOOR, DOORWood)")
     ap.add_argument("--confident", action="store_true",
                     help="only files typical of the models' training data (in-domain score at least 0.5), "
                          "whose predictions can be trusted most")
@@ -96,7 +107,7 @@ def _run(args):
     if args.format in ("markers", "audacity") and not args.moments:
         raise EmoTagError(f"--format {args.format} is for --moments")
     if args.moments and (args.near or args.like or descriptors or args.label or args.confident or args.classes
-                         or args.domain):
+                         or args.domain or args.text or args.category):
         raise EmoTagError("--moments combines with --under, --limit and the four thresholds only")
     from va_query import CONFIDENT_IN_DOMAIN
     confident = CONFIDENT_IN_DOMAIN if args.confident else None
@@ -111,23 +122,23 @@ def _run(args):
             from va_cli import cache_dir
             rows = like(conn, args.db, args.like, descriptors=descriptors, labels=args.label, under=args.under,
                         limit=args.limit, cache_dir=cache_dir(args), min_in_domain=confident,
-                        classes=args.classes, domain=args.domain)
+                        classes=args.classes, domain=args.domain, text=args.text, category=args.category)
         else:
             rows = find(conn, near=args.near, descriptors=descriptors, labels=args.label, under=args.under,
                         limit=args.limit, min_in_domain=confident, classes=args.classes, domain=args.domain,
-                        sort=args.sort)
+                        sort=args.sort, text=args.text, category=args.category)
     finally:
         conn.close()
-    text = FORMATS[args.format](rows)
+    out = FORMATS[args.format](rows)
     if args.out:
         from va_io import write_text
         from va_utils import check_not_input
         check_not_input(args.out, args.db, args.like)
-        write_text(text, args.out)
+        write_text(out, args.out)
         if not args.quiet:
             print(f"wrote {len(rows)} results to {args.out}", file=sys.stderr)
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return 0
 
 

@@ -30,6 +30,10 @@ Schema (foreign keys on)::
     sound_classes(file_id, rank, class, score)                  YAMNet's top classes of each file,
                                                                 written with its features; the file's
                                                                 coarse domain is audio_files.domain
+    metadata(file_id PRIMARY KEY, name, <va_metadata.FIELDS>)   what the file says about itself: bext,
+                                                                iXML, INFO, ID3/MP4/Vorbis/ASF tags, UCS
+    metadata_fts(name, <va_metadata.TEXT_FIELDS>)               FTS5 index of it (rowid = file_id; porter
+                                                                stemming, so "doors" finds "door")
 """
 from __future__ import annotations
 
@@ -41,9 +45,10 @@ import numpy as np
 import pandas as pd
 
 from essentia_engine import ExtractorConfig, feature_names
+from va_metadata import FIELDS as META_FIELDS, TEXT_FIELDS as META_TEXT
 from va_utils import EmoTagError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Files per transaction when logging in bulk: fewer, larger commits rewrite fewer
 #: index pages (bench/bench_library.py measures the rate).
 BULK_BATCH = 5000
@@ -147,6 +152,16 @@ CREATE TABLE IF NOT EXISTS sound_classes (
     PRIMARY KEY (file_id, rank)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_sound_classes ON sound_classes(class, score);
+CREATE TABLE IF NOT EXISTS metadata (
+    file_id INTEGER PRIMARY KEY REFERENCES audio_files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL, {meta_columns}
+);
+CREATE INDEX IF NOT EXISTS idx_metadata_catid ON metadata(ucs_catid);
+CREATE VIRTUAL TABLE IF NOT EXISTS metadata_fts USING fts5(name, {fts_columns},
+    tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS metadata_fts_delete AFTER DELETE ON metadata BEGIN
+    DELETE FROM metadata_fts WHERE rowid = old.file_id;
+END;
 CREATE TABLE IF NOT EXISTS failures (
     path TEXT PRIMARY KEY,
     size INTEGER, mtime_ns INTEGER,
@@ -154,10 +169,10 @@ CREATE TABLE IF NOT EXISTS failures (
     error TEXT NOT NULL,
     seen_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
-"""
+""".replace("{meta_columns}", ", ".join(f"{c} TEXT" for c in META_FIELDS)).replace("{fts_columns}", ", ".join(META_TEXT))
 
 TABLES = ("audio_files", "audio_paths", "models", "feature_sets", "features", "predictions",
-          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments", "sound_classes")
+          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments", "sound_classes", "metadata")
 
 
 def connect(path, *, create: bool = True) -> sqlite3.Connection:
@@ -296,7 +311,7 @@ def _int(x):
 def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = None,
               features: np.ndarray | None = None, predictions: pd.DataFrame | None = None,
               model_ids: tuple[int, int] | None = None, scores: pd.DataFrame | None = None,
-              labels: pd.DataFrame | None = None, label_source: str = "human") -> None:
+              labels: pd.DataFrame | None = None, label_source: str = "human", metadata=None) -> None:
     """Write one batch of files in a single transaction (all or nothing).
 
     Parameters
@@ -309,6 +324,9 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
     model_ids : (valence_model_id, arousal_model_id)
     scores : DataFrame of descriptor-word columns, rows aligned with ``files``
     labels : DataFrame of label columns (numbers -> ``value``, text -> ``text``), aligned
+    metadata : list of dict or DataFrame of ``va_metadata.FIELDS`` columns, aligned; replaces
+        each file's stored metadata. Without it, newly analysed files (``features``) get a
+        row holding their name only, so the name is searchable; known files keep theirs.
     """
     with conn:  # BEGIN ... COMMIT, or ROLLBACK on any exception
         ids = _file_ids(conn, files)
@@ -319,6 +337,8 @@ def log_batch(conn, *, files: pd.DataFrame, config: ExtractorConfig | None = Non
                 "INSERT OR IGNORE INTO features(file_id, feature_set_id, vector) VALUES (?, ?, ?)",
                 [(fid, fs, np.asarray(v, dtype="<f4").tobytes()) for fid, v in zip(fids, features)])
             _log_classes(conn, fids, features, config)
+        if metadata is not None or features is not None:
+            _log_metadata(conn, fids, list(files["path"]), metadata)
         if predictions is not None:
             vm, am = model_ids
             n = len(predictions)
@@ -386,6 +406,48 @@ def _log_classes(conn, fids, features, config) -> None:
                       for r, (name, score) in enumerate(va_yamnet.top_classes(s, va_yamnet.TOP_K))])
     conn.executemany("UPDATE audio_files SET domain = ? WHERE id = ? AND domain IS NOT ?",
                      [(d, fid, d) for fid, d in zip(fids, (va_yamnet.domain(s) for s in S))])
+
+
+def _log_metadata(conn, fids, paths, metadata) -> None:
+    """Upsert the ``metadata`` rows and their full-text index entries of one batch."""
+    import os
+    if metadata is None:
+        rows, replace = [{} for _ in fids], False
+    elif isinstance(metadata, pd.DataFrame):
+        cols = [c for c in META_FIELDS if c in metadata.columns]
+        rows, replace = [{c: r[c] for c in cols if isinstance(r[c], str) and r[c]}
+                         for r in metadata[cols].to_dict("records")], True
+    else:
+        rows, replace = [dict(m or {}) for m in metadata], True
+    seen, todo = set(), []
+    for fid, path, m in zip(fids, paths, rows):
+        if fid not in seen:        # one content at two paths in a batch: the first path names it
+            seen.add(fid)
+            todo.append((fid, os.path.basename(str(path)), m))
+    have = {r[0]: tuple(r[1:]) for r in ids_for(
+        conn, f"SELECT file_id, name, {', '.join(META_FIELDS)} FROM metadata WHERE file_id IN ({{marks}})",
+        [f for f, _, _ in todo])}
+    # unchanged rows are left alone (logging twice changes nothing, not even the index)
+    todo = [(fid, name, m) for fid, name, m in todo if fid not in have
+            or replace and have[fid] != (name, *(m.get(c) for c in META_FIELDS))]
+    if not todo:
+        return
+    marks = ", ".join("?" * (len(META_FIELDS) + 2))
+    conn.executemany(f"INSERT OR REPLACE INTO metadata(file_id, name, {', '.join(META_FIELDS)}) VALUES ({marks})",
+                     [(fid, name, *(m.get(c) for c in META_FIELDS)) for fid, name, m in todo])
+    conn.executemany("DELETE FROM metadata_fts WHERE rowid = ?", [(fid,) for fid, _, _ in todo])
+    fmarks = ", ".join("?" * (len(META_TEXT) + 2))
+    conn.executemany(f"INSERT INTO metadata_fts(rowid, name, {', '.join(META_TEXT)}) VALUES ({fmarks})",
+                     [(fid, _words(name), *(m.get(c) for c in META_TEXT)) for fid, name, m in todo])
+
+
+def _words(name: str) -> str:
+    """A file name as words for the index: ``DOORWood_Creak-Slow.wav`` -> ``DOORWood Creak Slow wav``,
+    plus the camel-case parts (``DOOR Wood``), so "door" finds a UCS name."""
+    import re
+    base = re.sub(r"[_\-.]+", " ", name)
+    camel = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", base)
+    return base if camel == base else f"{base} {camel}"
 
 
 def log_segments(conn, model_ids: tuple[int, int], segments: pd.DataFrame, words) -> None:

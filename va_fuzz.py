@@ -8,6 +8,10 @@ Kinds (``KINDS``):
 
 * damaged: a truncated file, a corrupted header, random bytes behind a ``.wav``,
   ``.flac`` or ``.mp3`` name, a zero-length file;
+* damaged containers of the FFmpeg path (``container``): M4A (AAC, ALAC), MP4 and MOV
+  video, WebM and Ogg Opus, WMA, encoded by ``va_decode.write_encoded`` and then cut
+  short, overwritten in the middle, given random bytes behind their name, or left
+  without an audio track; an intact one of each now and then;
 * odd signals: a single sample, NaN and Inf samples, DC offset, full-scale clipping,
   digital silence;
 * odd formats: 1-8 channels, 8-192 kHz, 8/16/24/32-bit integer and 32/64-bit float
@@ -29,7 +33,13 @@ import numpy as np
 import pandas as pd
 
 KINDS = ("truncated", "bad_header", "random_bytes", "empty", "single_sample", "nan_inf", "dc_offset", "clipped",
-         "silence", "format", "odd_name")
+         "silence", "format", "odd_name", "container")
+#: (extension, codec, container format, sample rate, video) of the ``container`` kind.
+CONTAINERS = (("m4a", "aac", "ipod", 44100, False), ("m4a", "alac", "ipod", 44100, False),
+              ("mp4", "aac", "mp4", 44100, True), ("mov", "aac", "mov", 48000, True),
+              ("webm", "libopus", "webm", 48000, False), ("opus", "libopus", "ogg", 48000, False),
+              ("wma", "wmav2", "asf", 44100, False))
+DAMAGE = ("intact", "truncated", "overwritten", "random_bytes", "no_audio")
 RATES = (8000, 11025, 16000, 22050, 44100, 48000, 96000, 192000)
 SUBTYPES = {"wav": ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"), "flac": ("PCM_16", "PCM_24"),
             "ogg": ("VORBIS",)}
@@ -109,12 +119,44 @@ def write_one(folder: Path, i: int, kind: str, rng) -> dict:
         y = np.column_stack([0.4 * np.sin(2 * np.pi * (110 * (c + 1)) * t) for c in range(ch)])
         _write(p, y if ch > 1 else y[:, 0], sr, sub)
         detail = f"{sr} Hz, {ch} ch, {sub}"
+    elif kind == "container":
+        return _container(folder, i, rng, seconds)
     else:  # odd_name
         p = folder / ODD_NAMES[i % len(ODD_NAMES)].format(i=i)
         _write(p, _tone(rng, int(22050 * seconds), 1), 22050, "PCM_16",
                fmt="FLAC" if p.suffix == ".flac" else "WAV")
         detail = repr(p.name)
     return {"path": str(p), "name": p.name, "kind": kind, "detail": detail, "expect": expect}
+
+
+def _container(folder: Path, i: int, rng, seconds: float) -> dict:
+    from va_decode import write_encoded
+    ext, codec, fmt, sr, video = CONTAINERS[(i // len(KINDS)) % len(CONTAINERS)]
+    damage = DAMAGE[int(rng.integers(0, len(DAMAGE)))]
+    p = folder / f"container_{i}_{codec}_{damage}.{ext}"
+    n = max(1, int(sr * min(seconds, 1.0)))
+    y = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 1500) * np.arange(n) / sr)
+    if damage == "no_audio":
+        write_encoded(p.with_suffix(".mp4"), y, sr, codec=codec, fmt="mp4", video=True, audio=False)
+        return {"path": str(p.with_suffix(".mp4")), "name": p.with_suffix(".mp4").name, "kind": "container",
+                "detail": "video with no audio track", "expect": "error"}
+    if damage == "random_bytes":
+        p.write_bytes(rng.integers(0, 256, int(rng.integers(1, 5000)), dtype=np.uint8).tobytes())
+        return {"path": str(p), "name": p.name, "kind": "container", "detail": f"random bytes as .{ext}",
+                "expect": "error"}
+    write_encoded(p, y, sr, codec=codec, fmt=fmt, video=video)
+    raw = bytearray(p.read_bytes())
+    detail, expect = f"{codec} in {fmt}", "ok"
+    if damage == "truncated":
+        cut = int(rng.integers(4, max(5, len(raw) // 2)))
+        raw = raw[:cut]
+        detail, expect = f"{detail}, cut at byte {cut} of {len(raw)}", "either"
+    elif damage == "overwritten":
+        start = int(rng.integers(0, max(1, len(raw) - 256)))
+        raw[start:start + 256] = rng.integers(0, 256, len(raw[start:start + 256]), dtype=np.uint8).tobytes()
+        detail, expect = f"{detail}, 256 random bytes at {start}", "either"
+    p.write_bytes(bytes(raw))
+    return {"path": str(p), "name": p.name, "kind": "container", "detail": detail, "expect": expect}
 
 
 def write_long_silence(folder: Path, minutes: float, *, sr: int = 8000) -> dict:

@@ -8,7 +8,8 @@ Tables (all keyed by ``sha256``, the content hash of the audio file):
 =================================  ==================================================
 ``new_audio_features_raw.csv``     sha256, path, duration, sample_rate, channels, <features>
 ``new_audio_predicted_va.csv``     sha256, path, valence, arousal, emotion words, intervals, in_domain,
-                                   domain, sound_classes
+                                   domain, sound_classes, and the va_metadata.FIELDS any file has
+                                   (title, description, ucs_catid, ...)
 ``new_audio_descriptor_scores.csv`` sha256, path, <one column per descriptor word>
 ``new_audio_errors.csv``           path, severity, message
 ``out_Valence.csv.gz`` / ``out_Arousal.csv.gz``  sha256, file, corpus, group, <target>, <features>
@@ -123,7 +124,7 @@ def _now() -> str:
 
 
 # ---------------------------------------------------------------------------- reading
-def read_csv(path, *, required=(), key="sha256", numeric=(), finite=()) -> pd.DataFrame:
+def read_csv(path, *, required=(), key="sha256", numeric=(), finite=(), text=()) -> pd.DataFrame:
     """Read a hand-off CSV and validate it.
 
     Parameters
@@ -136,6 +137,8 @@ def read_csv(path, *, required=(), key="sha256", numeric=(), finite=()) -> pd.Da
         Columns that must parse as numbers (empty cells allowed unless also in ``finite``).
     finite : sequence of str
         Columns that must be finite numbers in every row.
+    text : sequence of str
+        Columns read as text whatever they hold (a take "3" stays "3").
 
     Raises
     ------
@@ -146,7 +149,7 @@ def read_csv(path, *, required=(), key="sha256", numeric=(), finite=()) -> pd.Da
     if not path.is_file():
         raise BadLabelError(f"{path}: no such file")
     try:
-        df = pd.read_csv(path, dtype={"sha256": str, "path": str, "file": str, "group": str})
+        df = pd.read_csv(path, dtype={"sha256": str, "path": str, "file": str, "group": str, **{c: str for c in text}})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise BadLabelError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     missing = [c for c in required if c not in df.columns]
@@ -239,8 +242,9 @@ def read_training_table(path, *, config: ExtractorConfig) -> tuple[pd.DataFrame,
 
 
 def read_predictions(path) -> pd.DataFrame:
-    """Read ``new_audio_predicted_va.csv``."""
-    return read_csv(path, required=PREDICTION_COLUMNS, key=FILE_KEY, finite=["valence", "arousal"])
+    """Read ``new_audio_predicted_va.csv`` (its metadata columns, where present, as text)."""
+    from va_metadata import FIELDS
+    return read_csv(path, required=PREDICTION_COLUMNS, key=FILE_KEY, finite=["valence", "arousal"], text=FIELDS)
 
 
 def read_descriptor_scores(path) -> pd.DataFrame:

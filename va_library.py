@@ -333,7 +333,8 @@ def _commit_new(conn, results, files, model_ids, predictor, config, summary):
                         {"duration": [r.duration for r in results], "sample_rate": [r.sample_rate for r in results],
                          "channels": [r.channels for r in results]})
     # one transaction: the batch's paths, features, predictions and scores are all in, or none
-    log_batch(conn, files=frame, config=config, features=X, predictions=pred, model_ids=model_ids, scores=scores)
+    log_batch(conn, files=frame, config=config, features=X, predictions=pred, model_ids=model_ids, scores=scores,
+              metadata=[r.metadata for r in results])
     _clear_failures(conn, paths)
     summary.analysed += len(results)
 

@@ -5,10 +5,11 @@ itself (``va_map.py`` writes the file). The page needs no server, CDN or library
 JavaScript (below, written for this project) draws every file as a point on a
 ``<canvas>`` (so 50,000 points stay responsive; files whose in-domain score is below 0.5,
 unlike the models' training data, are drawn faded), shows a tooltip on hover (name,
-valence, arousal, top 3 descriptors, emotion label, in-domain score, domain and top
-sound classes), plays the file on click through a path relative to the HTML file, filters
-by descriptor score, emotion label, folder, name, domain (speech, music, other) and
-sound class, colours the points by a chosen field, places the descriptor words with their
+valence, arousal, top 3 descriptors, emotion label, in-domain score, domain, top
+sound classes and the file's description and UCS CatID), plays the file on click through a
+path relative to the HTML file, filters by descriptor score, emotion label, folder, words
+in the name or the metadata (the text ``query_library.py --text`` searches; every word
+must occur), domain (speech, music, other) and sound class, colours the points by a chosen field, places the descriptor words with their
 pair links in the plane, and, for files analysed with ``--segments``, draws the clicked
 file's trajectory through the plane (its windows in time order).
 
@@ -24,7 +25,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from va_query import SHOWN_CLASSES, has_classes, has_in_domain, model_pair
+from va_query import SHOWN_CLASSES, has_classes, has_in_domain, has_metadata, model_pair
 
 
 def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=None, limit=None) -> dict:
@@ -66,6 +67,19 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
         for fid, d in conn.execute("SELECT id, domain FROM audio_files WHERE domain IS NOT NULL"):
             if fid in row_of:
                 domains[row_of[fid]] = d
+    meta, about = [""] * len(rows), [""] * len(rows)
+    if rows and has_metadata(conn):
+        from va_metadata import TEXT_FIELDS
+        fid_of = dict(conn.execute("SELECT id, file_id FROM predictions WHERE valence_model_id = ? "
+                                   "AND arousal_model_id = ?", pair))
+        row_of = {fid_of[r[0]]: i for i, r in enumerate(rows)}
+        for fid, catid, *vals in conn.execute(f"SELECT file_id, ucs_catid, {', '.join(TEXT_FIELDS)} FROM metadata"):
+            i = row_of.get(fid)
+            if i is not None:
+                m = dict(zip(TEXT_FIELDS, vals))
+                meta[i] = " ".join(str(v) for v in (catid, *vals) if v)
+                head = next((m[k] for k in ("description", "title", "ucs_fxname", "comment") if m.get(k)), "")
+                about[i] = (f"{head[:120]}" + (f" [{catid}]" if catid else "")).strip()
     html_dir = Path(html_dir).resolve()
     folder_idx, label_idx, names, srcs = [], [], [], []
     fpos, lpos = {}, {}
@@ -107,7 +121,7 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
             "conf": [None if r[5] is None else round(float(r[5]), 2) for r in rows],
             "dom": [None if r[6] is None else round(float(r[6]), 2) for r in rows],
             "descriptors": words, "scores": scores, "words": lex_words, "pairs": links,
-            "classes": classes, "domain": domains}
+            "classes": classes, "domain": domains, "meta": meta, "about": about}
 
 
 def render(payload: dict, *, title: str = "emotag: valence/arousal map", color: str = "valence") -> str:
@@ -138,7 +152,7 @@ _PAGE = r"""<!DOCTYPE html>
  <input id="dmin" type="range" min="0" max="100" value="50" style="width:100%"><span id="dminv">0.50</span>
  <label for="label">emotion label</label><select id="label"><option value="">(all)</option></select>
  <label for="folder">folder</label><select id="folder"><option value="">(all)</option></select>
- <label for="text">name contains</label><input id="text" type="text" placeholder="e.g. rain">
+ <label for="text">name or metadata contains</label><input id="text" type="text" placeholder="e.g. door creak">
  <label for="domain">domain</label><select id="domain"><option value="">(all)</option>
   <option>speech</option><option>music</option><option>other</option></select>
  <label for="cls">sound class contains</label><input id="cls" type="text" placeholder="e.g. siren">
@@ -181,11 +195,13 @@ function filter(){
         fol = $("folder").value, txt = $("text").value.trim().toLowerCase(), out = [],
         dm = $("domain").value, cls = $("cls").value.trim().toLowerCase();
   $("dminv").textContent = (dmin / 100).toFixed(2);
+  const words = txt.split(/\s+/).filter(Boolean);       // every word, in the name or the metadata
   for (let i = 0; i < N; i++) {
     if (dk >= 0 && D.scores[dk][i] < dmin) continue;
     if (lab !== "" && D.label[i] !== +lab) continue;
     if (fol !== "" && D.folder[i] !== +fol) continue;
-    if (txt && D.name[i].toLowerCase().indexOf(txt) < 0) continue;
+    if (words.length) { const hay = (D.name[i] + " " + D.meta[i]).toLowerCase();
+      if (!words.every(w => hay.indexOf(w) >= 0)) continue; }
     if (dm && D.domain[i] !== dm) continue;
     if (cls && D.classes[i].toLowerCase().indexOf(cls) < 0) continue;
     out.push(i);
@@ -251,6 +267,7 @@ cv.addEventListener("mousemove", e => { const r = cv.getBoundingClientRect(), i 
   let h = "<b>" + esc(D.name[i]) + "</b><br>valence " + D.v[i].toFixed(2) + ", arousal " + D.a[i].toFixed(2);
   if (D.label[i] >= 0) h += "<br>emotion: " + esc(D.labels[D.label[i]]) + (D.conf[i] != null ? " (" + D.conf[i].toFixed(2) + ")" : "");
   const t = top3(i); if (t.length) h += "<br>" + t.map(([d, s]) => esc(d) + " " + (s / 100).toFixed(2)).join(", ");
+  if (D.about[i]) h += "<br>" + esc(D.about[i]);
   if (D.classes[i]) h += "<br>sounds like: " + esc(D.classes[i]) + (D.domain[i] ? " (" + esc(D.domain[i]) + ")" : "");
   if (D.dom[i] != null) h += "<br>in-domain " + D.dom[i].toFixed(2) + (D.dom[i] < 0.5 ? " (unlike the training data: a guess)" : "");
   tip.innerHTML = h; tip.style.display = "block";

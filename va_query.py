@@ -34,7 +34,7 @@ from pathlib import Path
 from va_utils import EmoTagError, did_you_mean
 
 COLUMNS = ["path", "valence", "arousal", "emotion_label", "emotion_confidence", "in_domain", "duration", "domain",
-           "sound_classes"]
+           "sound_classes", "description", "ucs_catid"]
 #: Sound classes shown per file (of the TOP_K stored).
 SHOWN_CLASSES = 3
 #: ``--confident``: the in-domain score (0..1) a prediction needs.
@@ -44,6 +44,18 @@ CONFIDENT_IN_DOMAIN = 0.5
 def has_in_domain(conn) -> bool:
     """Whether the library's predictions carry in-domain scores (libraries from before do not)."""
     return "in_domain" in {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
+
+
+def has_metadata(conn) -> bool:
+    """Whether the library stores file metadata and its full-text index (schema 5 on)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metadata_fts'").fetchone() \
+        is not None
+
+
+#: SQL of a file's one-line description: the first of its description, title, UCS FXName, comment.
+_DESCRIPTION_SQL = ("(SELECT COALESCE(m.description, m.title, m.ucs_fxname, m.comment) FROM metadata m "
+                    "WHERE m.file_id = p.file_id)")
+_CATID_SQL = "(SELECT m.ucs_catid FROM metadata m WHERE m.file_id = p.file_id)"
 
 
 def has_classes(conn) -> bool:
@@ -125,9 +137,27 @@ def _under(folder) -> tuple[str, list]:
     return f"({sql})", [x for p in sorted(prefixes) for x in (p, p + "\U0010ffff")]
 
 
+def _text_errors(fn):
+    """Turn SQLite's complaint about a malformed ``text`` query into a one-line EmoTagError."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(conn, *args, **kw):
+        try:
+            return fn(conn, *args, **kw)
+        except sqlite3.OperationalError as exc:
+            if kw.get("text") and not any(w in str(exc) for w in ("locked", "disk", "readonly", "no such table")):
+                raise EmoTagError(f"--text {kw['text']!r} is not a valid full-text query ({exc}); "
+                                  'put a phrase in double quotes: --text \'"door creak"\'') from None
+            raise
+    return run
+
+
+@_text_errors
 def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int | None = 20,
          pair=None, check: bool = True, with_ids: bool = False, min_in_domain: float | None = None,
-         classes=(), domain: str | None = None, sort: str | None = None) -> list[dict]:
+         classes=(), domain: str | None = None, sort: str | None = None, text: str | None = None,
+         category: str | None = None) -> list[dict]:
     """Files of the library that match every filter, best first.
 
     Parameters
@@ -157,7 +187,14 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
         Only files of this coarse domain.
     sort : {"arousal", "valence", "-arousal", "-valence"} or None
         Without ``near`` or ``descriptors``: highest first (with "-": lowest first);
-        default by path.
+        default by path, or by text relevance (bm25) with ``text``.
+    text : str or None
+        An FTS5 query over the file's name and metadata (description, title, comment,
+        keywords, UCS names, iXML note, ...): ``door creak`` (both words), ``"door creak"``
+        (the phrase), ``door OR gate``, ``creak*``, ``description:rain``. Words are stemmed
+        (``doors`` finds ``door``).
+    category : str or None
+        A UCS category (``DOORS``), its short name (``DOOR``) or a CatID (``DOORWood``).
 
     Returns
     -------
@@ -196,6 +233,20 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
     if domain is not None:
         where.append("a.domain = ?")
         params.append(domain)
+    meta = has_metadata(conn)
+    if (text or category) and not meta:
+        raise EmoTagError("this library stores no file metadata; re-log it with the current version "
+                          "(predict_new_audio.py --db, or log_predictions_to_db.py) to search words and categories")
+    if text is not None:
+        if not str(text).strip():
+            raise EmoTagError("--text needs at least one word")
+        where.append("p.file_id IN (SELECT rowid FROM metadata_fts WHERE metadata_fts MATCH ?)")
+        params.append(str(text))
+    if category is not None:
+        from va_metadata import category_ids
+        ids = category_ids(category)
+        where.append(f"p.file_id IN (SELECT file_id FROM metadata WHERE ucs_catid IN ({','.join('?' * len(ids))}))")
+        params += ids
     dom = has_in_domain(conn)
     if min_in_domain is not None:
         if not dom:
@@ -215,7 +266,8 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
     score_params = [n for n, _ in descriptors]
     select = (f"SELECT {path_sql}, p.valence, p.arousal, p.emotion_label, p.emotion_confidence, "
               f"{'p.in_domain' if dom else 'NULL'}, a.duration, "
-              f"{'a.domain, ' + _CLASSES_SQL if cls else 'NULL, NULL'}"
+              f"{'a.domain, ' + _CLASSES_SQL if cls else 'NULL, NULL'}, "
+              f"{_DESCRIPTION_SQL + ', ' + _CATID_SQL if meta else 'NULL, NULL'}"
               f"{score_cols}, p.file_id")
     names = COLUMNS + [n for n, _ in descriptors] + ["file_id"]
 
@@ -263,9 +315,15 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
                  "-arousal": "p.arousal, a.path", "-valence": "p.valence, a.path"}
         if sort not in order:
             raise EmoTagError(f"sort must be one of {[k for k in order if k]}, got {sort!r}")
-        sql = (f"{select} FROM predictions p JOIN audio_files a ON a.id = p.file_id "
-               f"WHERE {' AND '.join(where)} ORDER BY {order[sort]}" + (" LIMIT ?" if limit else ""))
-        args = path_params + score_params + params + ([limit] if limit else [])
+        if text is not None and sort is None:      # best text matches first
+            sql = (f"{select} FROM (SELECT rowid AS fid, rank FROM metadata_fts WHERE metadata_fts MATCH ?) t "
+                   f"JOIN predictions p ON p.file_id = t.fid JOIN audio_files a ON a.id = p.file_id "
+                   f"WHERE {' AND '.join(where)} ORDER BY t.rank, a.path" + (" LIMIT ?" if limit else ""))
+            args = path_params + score_params + [str(text)] + params + ([limit] if limit else [])
+        else:
+            sql = (f"{select} FROM predictions p JOIN audio_files a ON a.id = p.file_id "
+                   f"WHERE {' AND '.join(where)} ORDER BY {order[sort]}" + (" LIMIT ?" if limit else ""))
+            args = path_params + score_params + params + ([limit] if limit else [])
     return [_row(names, row, with_ids) for row in conn.execute(sql, args)]
 
 
@@ -277,7 +335,8 @@ def _row(names, values, with_ids):
 
 
 def like(conn, db_path, audio_file, *, descriptors=(), labels=(), under=None, limit: int = 20,
-         cache_dir=None, min_in_domain: float | None = None, classes=(), domain: str | None = None) -> list[dict]:
+         cache_dir=None, min_in_domain: float | None = None, classes=(), domain: str | None = None,
+         text: str | None = None, category: str | None = None) -> list[dict]:
     """Files nearest to ``audio_file`` in standardised feature space, nearest first.
 
     The features of ``audio_file`` come from the database when its content is there,
@@ -316,7 +375,7 @@ def like(conn, db_path, audio_file, *, descriptors=(), labels=(), under=None, li
     d[table["sha256"].to_numpy() == sha] = np.inf
     allowed = {r["file_id"]: r for r in find(conn, descriptors=descriptors, labels=labels, under=under,
                                              limit=None, with_ids=True, min_in_domain=min_in_domain,
-                                             classes=classes, domain=domain)}
+                                             classes=classes, domain=domain, text=text, category=category)}
     ids = table["file_id"].to_numpy()
     out = []
     for i in np.argsort(d, kind="stable"):
@@ -400,12 +459,16 @@ def _fmt(x) -> str:
     return str(x)
 
 
+_OPTIONAL = ("description", "ucs_catid")    # shown in a table only when some file has them
+_WIDE = 40                                  # characters of a description shown in a table
+
+
 def to_table(rows: list[dict]) -> str:
-    """An aligned text table (numbers to 3 decimals)."""
+    """An aligned text table (numbers to 3 decimals; descriptions cut to 40 characters)."""
     if not rows:
         return "(no matching files)"
-    cols = list(rows[0].keys())
-    cells = [[_fmt(r[c]) for c in cols] for r in rows]
+    cols = [c for c in rows[0] if c not in _OPTIONAL or any(r[c] is not None for r in rows)]
+    cells = [[_fmt(r[c])[:_WIDE] if c in _OPTIONAL else _fmt(r[c]) for c in cols] for r in rows]
     width = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     num = [all(isinstance(r[c], (int, float)) or r[c] is None for r in rows) for c in cols]
     line = lambda vals: "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(vals, width, num)).rstrip()

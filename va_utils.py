@@ -25,7 +25,12 @@ DEFAULT_DB = DEFAULT_OUT_DIR / "audio_predictions.db"
 DEFAULT_LEXICON = DATA_DIR / "descriptor_lexicon.csv"
 DEFAULT_PAIRS = DATA_DIR / "descriptor_pairs.csv"
 
-AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc")
+#: Extensions searched for in folders (case-insensitive): libsndfile's formats, then FFmpeg's (see va_decode).
+#: Other files in a folder are kept when their first bytes name an audio or video container.
+AUDIO_EXTENSIONS = (".wav", ".wave", ".bwf", ".rf64", ".w64", ".flac", ".ogg", ".oga", ".opus", ".spx", ".mp3",
+                    ".mp2", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf", ".m4a", ".m4b", ".mp4", ".m4v", ".mov",
+                    ".qt", ".3gp", ".aac", ".adts", ".ac3", ".amr", ".webm", ".mkv", ".mka", ".wma", ".asf", ".wmv",
+                    ".avi", ".wv", ".ape", ".tta")
 
 log = logging.getLogger("emotag")
 
@@ -112,6 +117,55 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _mpeg_sync(b: bytes) -> bool:
+    """An MPEG-1/2 audio frame header or an ADTS (AAC) header at the start of ``b``."""
+    if len(b) < 4 or b[0] != 0xFF or (b[1] & 0xE0) != 0xE0:
+        return False
+    if (b[1] & 0xF6) == 0xF0:                       # ADTS: layer 00, sync 12 bits
+        return ((b[2] >> 2) & 0xF) < 13              # sampling-frequency index
+    version, layer = (b[1] >> 3) & 3, (b[1] >> 1) & 3
+    bitrate, rate = b[2] >> 4, (b[2] >> 2) & 3
+    return version != 1 and layer != 0 and bitrate not in (0, 15) and rate != 3
+
+
+def sniff(path) -> str | None:
+    """Name the container of ``path`` from its first bytes, or None when it is not one we decode.
+
+    Returns one of ``wav``, ``aiff``, ``flac``, ``ogg``, ``mp3``, ``mp4``, ``matroska``,
+    ``asf``, ``caf``, ``au``, ``wavpack``, ``ape``, ``amr``, ``ac3``, ``avi``, ``mpegts``.
+    """
+    try:
+        with open(path, "rb") as fh:
+            b = fh.read(192)
+    except OSError:
+        return None
+    if len(b) < 4:
+        return None
+    if b[:4] in (b"RIFF", b"RIFX", b"RF64", b"BW64") and len(b) >= 12:
+        return {b"WAVE": "wav", b"AVI ": "avi"}.get(b[8:12])
+    if b[:4] == b"riff":
+        return "wav"                                # Sony Wave64
+    if b[:4] == b"FORM" and b[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if b[4:8] == b"ftyp" or b[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return "mp4"
+    simple = {b"fLaC": "flac", b"OggS": "ogg", b"caff": "caf", b".snd": "au", b"wvpk": "wavpack", b"MAC ": "ape",
+              b"\x1aE\xdf\xa3": "matroska", b"#!AM": "amr", b"TTA1": "tta"}
+    if b[:4] in simple:
+        return simple[b[:4]]
+    if b[:3] == b"ID3":
+        return "mp3"
+    if b[:8] == b"\x30\x26\xb2\x75\x8e\x66\xcf\x11":
+        return "asf"
+    if b[:2] == b"\x0bw":
+        return "ac3"
+    if b[0] == 0x47 and len(b) > 188 and b[188] == 0x47:
+        return "mpegts"
+    if _mpeg_sync(b):
+        return "mp3"
+    return None
+
+
 def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
     """Expand files and folders (searched recursively) into a sorted list of audio files.
 
@@ -119,8 +173,10 @@ def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
     ----------
     paths : iterable of path-like
         Files are kept whatever their extension (the decoder judges them); folders are
-        searched recursively for ``extensions`` (case-insensitive). Symlinked folders are
-        followed once; loops are cut.
+        searched recursively for ``extensions`` (case-insensitive) and for files with any
+        other or no extension whose first bytes name an audio or video container
+        (:func:`sniff`: a WAV saved as ``take.dat``, an M4A with no extension).
+        Symlinked folders are followed once; loops are cut.
 
     Returns
     -------
@@ -146,8 +202,8 @@ def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
                 seen_dirs.add(real)
                 dirs.sort()
                 for name in names:
-                    if name.lower().endswith(exts):
-                        fp = Path(root) / name
+                    fp = Path(root) / name
+                    if name.lower().endswith(exts) or (not name.startswith(".") and sniff(fp)):
                         if fp.is_symlink() and not fp.exists():
                             problems.append((str(fp), "broken symbolic link"))
                             continue

@@ -57,7 +57,9 @@ def library(tmp_path):
     pred = pd.DataFrame({"valence": va[:, 0], "arousal": va[:, 1], "emotion_label": labels,
                          "emotion_confidence": 0.7, "emotion_source": "va-nearest",
                          "in_domain": np.where(np.arange(N) % 2 == 0, 0.9, 0.1)})     # odd files: unlike the training data
-    log_batch(conn, files=files, predictions=pred, model_ids=(vm, am), scores=scores)
+    meta = [{"description": "door creak, slow"} if i % 5 == 0 else {"title": "creak of a gate"} if i % 5 == 1
+            else {} for i in range(N)]                                     # what the files say about themselves
+    log_batch(conn, files=files, predictions=pred, model_ids=(vm, am), scores=scores, metadata=meta)
     seg = pd.DataFrame({"sha256": f"{17:064x}", "path": paths[17], "start": np.arange(10.0), "end": np.arange(10.0) + 3,
                         "valence": np.linspace(-0.8, 0.8, 10), "arousal": np.linspace(0.8, -0.8, 10),
                         "emotion_label": "calm", "emotion_confidence": 0.5, "emotion_source": "va-nearest",
@@ -121,6 +123,12 @@ def test_map_in_chromium(tmp_path, library):
             page.select_option("#desc", value="")
             page.fill("#text", "sound_01")
             assert count() == int(truth["path"].str.contains("sound_01").sum())
+            page.fill("#text", "creak")                              # the metadata is searched too
+            assert count() == len([i for i in range(N) if i % 5 in (0, 1)])
+            page.fill("#text", "door CREAK")                         # every word, any case
+            assert count() == len([i for i in range(N) if i % 5 == 0])
+            page.fill("#text", "sound_01 gate")                      # a word of the name and one of the title
+            assert count() == len([i for i in range(10, 20) if i % 5 == 1])
             page.fill("#text", "")
             assert count() == N
             page.select_option("#domain", value="speech")
