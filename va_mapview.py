@@ -73,23 +73,30 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
         fid_of = dict(conn.execute("SELECT id, file_id FROM predictions WHERE valence_model_id = ? "
                                    "AND arousal_model_id = ?", pair))
         row_of = {fid_of[r[0]]: i for i, r in enumerate(rows)}
-        for fid, catid, *vals in conn.execute(f"SELECT file_id, ucs_catid, {', '.join(TEXT_FIELDS)} FROM metadata"):
+        for fid, name, catid, *vals in conn.execute(
+                f"SELECT file_id, name, ucs_catid, {', '.join(TEXT_FIELDS)} FROM metadata"):
             i = row_of.get(fid)
-            if i is not None:
-                m = dict(zip(TEXT_FIELDS, vals))
-                meta[i] = " ".join(str(v) for v in (catid, *vals) if v)
-                head = next((m[k] for k in ("description", "title", "ucs_fxname", "comment") if m.get(k)), "")
-                about[i] = (f"{head[:120]}" + (f" [{catid}]" if catid else "")).strip()
+            if i is None:
+                continue
+            # the tooltip line (also searched), then the rest of the searchable text; what the
+            # file name already says (a UCS name's CatID, category and FXName) is left out
+            m = {k: v for k, v in zip(TEXT_FIELDS, vals) if v}
+            named = bool(catid) and catid in (name or "")
+            head = next((m[k] for k in ("description", "title", "ucs_fxname", "comment") if k in m), "")
+            about[i] = head[:120] + (f" [{catid}]" if catid and not named else "")
+            skip = {"ucs_category", "ucs_subcategory", "ucs_fxname"} if named else set()
+            rest = [v for k, v in m.items() if k not in skip and v != head]
+            meta[i] = " ".join(rest)
     html_dir = Path(html_dir).resolve()
-    folder_idx, label_idx, names, srcs = [], [], [], []
+    folder_idx, label_idx, names = [], [], []
     fpos, lpos = {}, {}
     for _, path, *_rest in rows:
         folder = os.path.dirname(path) or "."
         folder_idx.append(fpos.setdefault(folder, len(fpos)))
         names.append(os.path.basename(path))
-        rel = os.path.relpath(os.path.abspath(path), html_dir)
-        srcs.append(quote(rel.replace(os.sep, "/")))
     folders = list(fpos)
+    # each file plays from its folder's path relative to the page plus its encoded name
+    srcdirs = [quote(os.path.relpath(os.path.abspath(f), html_dir).replace(os.sep, "/")) + "/" for f in folders]
     for r in rows:
         label_idx.append(-1 if r[4] is None else lpos.setdefault(r[4], len(lpos)))
     labels = list(lpos)
@@ -115,7 +122,7 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
             if len(pts) > 400:
                 step = len(pts) / 400
                 traj[k] = [pts[int(j * step)] for j in range(400)]
-    return {"n": len(rows), "name": names, "src": srcs, "folders": folders, "folder": folder_idx, "traj": traj,
+    return {"n": len(rows), "name": names, "srcdir": srcdirs, "folders": folders, "folder": folder_idx, "traj": traj,
             "labels": labels, "label": label_idx,
             "v": [round(float(r[2]), 3) for r in rows], "a": [round(float(r[3]), 3) for r in rows],
             "conf": [None if r[5] is None else round(float(r[5]), 2) for r in rows],
@@ -200,7 +207,7 @@ function filter(){
     if (dk >= 0 && D.scores[dk][i] < dmin) continue;
     if (lab !== "" && D.label[i] !== +lab) continue;
     if (fol !== "" && D.folder[i] !== +fol) continue;
-    if (words.length) { const hay = (D.name[i] + " " + D.meta[i]).toLowerCase();
+    if (words.length) { const hay = (D.name[i] + " " + D.about[i] + " " + D.meta[i]).toLowerCase();
       if (!words.every(w => hay.indexOf(w) >= 0)) continue; }
     if (dm && D.domain[i] !== dm) continue;
     if (cls && D.classes[i].toLowerCase().indexOf(cls) < 0) continue;
@@ -274,7 +281,8 @@ cv.addEventListener("mousemove", e => { const r = cv.getBoundingClientRect(), i 
   tip.style.left = Math.min(e.clientX - r.left + 12, W - 330) + "px"; tip.style.top = (e.clientY - r.top + 12) + "px"; });
 cv.addEventListener("mouseleave", () => { tip.style.display = "none"; });
 cv.addEventListener("click", e => { const r = cv.getBoundingClientRect(), i = nearest(e.clientX - r.left, e.clientY - r.top);
-  if (i < 0) return; player.src = D.src[i]; api.lastPlay = {index: i, src: D.src[i], ok: null};
+  if (i < 0) return; const src = D.srcdir[D.folder[i]] + encodeURIComponent(D.name[i]);
+  player.src = src; api.lastPlay = {index: i, src: src, ok: null};
   api.selected = i; draw();
   $("now").textContent = "\u25B6 " + D.name[i] + (D.traj[String(i)] ? " (its path through the plane: green start, red end)" : "");
   player.play().then(() => { api.lastPlay.ok = true; }, err => { api.lastPlay.ok = false; api.lastPlay.error = String(err);
