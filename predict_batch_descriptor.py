@@ -3,8 +3,9 @@
 Reads audio files/folders (recursively) and the models in ``--models-dir/descriptors``
 (or only ``--descriptor NAME ...``). Writes ``--out`` (default
 output/batch_descriptor_predictions.csv: sha256, path, ``emotion_label``,
-``emotion_confidence``, ``emotion_source`` when the models folder has an emotion
-classifier, then one column per descriptor) and,
+``emotion_confidence``, ``emotion_source`` (the classifier for speech, the valence/arousal
+models' nearest category word for other sounds, as ``predict_new_audio.py``), then one
+column per descriptor) and,
 with ``--log-db``, the same values as ``descriptor_predictions`` rows in ``--db``.
 Unreadable files are reported by name; the exit code is non-zero only when no file
 could be analysed.
@@ -39,6 +40,19 @@ def build_parser():
     return ap
 
 
+def _emotion(model_set, models_dir, X):
+    """The emotion label of each file, as predict_new_audio.py gives it: the classifier for
+    speech, the nearest category word of the predicted valence/arousal for other sounds.
+    A models folder holding descriptor models and a classifier but no VA models gets the
+    classifier's answer for every file; one with neither gets no emotion columns."""
+    try:
+        va = model_set.predict_va(X)
+    except EmoTagError:
+        clf = load_emotion_model(models_dir)
+        return predict_emotion(clf, X, None, source="classifier") if clf is not None else None
+    return model_set.predict_emotion(X, va)
+
+
 def main(argv=None):
     return run_main(_run, build_parser(), argv)
 
@@ -61,8 +75,7 @@ def _run(args):
     X = np.vstack([r.features for r in good]) if good else np.zeros((0, 1))
     meta = pd.DataFrame({"sha256": [r.sha256 for r in good], "path": [r.path for r in good]})
     preds = model_set.predict_descriptors(X, list(models)) if good else pd.DataFrame(columns=list(models))
-    clf = load_emotion_model(args.models_dir)   # the classifier alone: this stage makes no VA predictions
-    emo = predict_emotion(clf, X, None, source="classifier") if (clf is not None and good) else None
+    emo = _emotion(model_set, args.models_dir, X) if good else None
     write_csv(pd.concat([meta] + ([emo] if emo is not None else []) + [preds], axis=1), args.out)
     if args.log_db and good:
         conn = connect(args.db)
