@@ -6,8 +6,9 @@ synthetic sound (``va_decode.write_encoded``) and times ``extractor.iter_audio``
 (decode, downmix and resampling to 22,050 Hz: the part of the analysis the format changes),
 as times real time on one core.
 
-Then, on real recordings when ``--clips`` names audio (for example 25 clips of the
-Sonancia, RAVDESS and Emotify corpora in ``../shared``) and on the 15 non-silent synthetic
+Then, on real recordings when ``--clips`` names audio or ``--shared`` the corpora folder
+(25 clips: the first 13 Sonancia sounds, every 6th file of RAVDESS actors 1-2 up to 6, every
+5th Emotify track whose name starts with 1 up to 6), and on the 15 non-silent synthetic
 demo sounds, encodes each clip at usual bitrates (AAC, MP3 and WMA at 128 kbit/s, Opus at
 96 kbit/s) and reports how far the shipped models' valence and arousal move against the
 16-bit WAV of the same samples (median and maximum absolute shift).
@@ -15,7 +16,8 @@ demo sounds, encodes each clip at usual bitrates (AAC, MP3 and WMA at 128 kbit/s
 Writes its section of ``docs/BENCHMARKS.md``.
 
 Example:
-  python bench/bench_formats.py --clips ../shared/data/sonancia/sounds ../shared/data/ravdess_speech/Actor_01
+  python bench/bench_formats.py --shared ../shared     # 25 real clips of the three corpora
+  python bench/bench_formats.py --clips my_recordings/
 """
 from __future__ import annotations
 
@@ -75,6 +77,14 @@ def decode_speed(work: Path, seconds: float, reps: int) -> list[dict]:
     return rows
 
 
+def shared_clips(data: Path) -> list[str]:
+    """The 25 real clips of ``--shared``."""
+    son = sorted((data / "sonancia" / "sounds").iterdir())[:13]
+    rav = sorted(p for a in ("Actor_01", "Actor_02") for p in (data / "ravdess_speech" / a).iterdir())[::6][:6]
+    emo = sorted(data.glob("emotify/*/1*.ogg"))[::5][:6]
+    return [str(p) for p in son + rav + emo]
+
+
 def clip_signals(paths, max_seconds: float):
     import soundfile as sf
     import soxr
@@ -116,11 +126,14 @@ def shifts(work: Path, clips, max_seconds: float) -> pd.DataFrame:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", nargs="*", default=[], help="files or folders of real recordings")
+    ap.add_argument("--shared", metavar="DIR", help="the corpora folder (../shared): 25 of its clips")
     ap.add_argument("--max-clips-seconds", type=float, default=30.0, help="first seconds of each real clip")
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the decode-speed signal")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-report", action="store_true")
     args = ap.parse_args(argv)
+    if args.shared:
+        args.clips = list(args.clips) + shared_clips(Path(args.shared) / "data")
     with tempfile.TemporaryDirectory(prefix="bench_formats_") as tmp:
         work = Path(tmp)
         speed = pd.DataFrame(decode_speed(work, args.seconds, args.reps))
