@@ -22,7 +22,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== 1/9 synthesise 16 demo sounds (our own code; no downloads)"
+	@echo "== 1/9 synthesise 16 demo sounds (our own code; no downloads; two as tagged M4A and WebM, decoded by FFmpeg)"
 	$(RUN) synth_audio.py $(DEMO)/audio --n 16 --seconds 4
 	@echo "== 2/9 retrain the valence/arousal models and the emotion classifier from the shipped feature tables (grouped nested CV; 3 outer folds here, 5 for the shipped models)"
 	$(RUN) train_emo_model.py --features data/out_Valence.csv.gz data/out_Arousal.csv.gz --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --folds 3
@@ -51,6 +51,9 @@ demo: $(STAMP)
 	@echo
 	@echo "The three most soothing (VA-derived score):"
 	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --descriptor soothing --min 0 --limit 3
+	@echo
+	@echo "Words and feeling together: the tagged files, by what their titles say, calmest first:"
+	@$(RUN) query_library.py --db $(DB) --text "wind OR bubbles" --sort=-arousal --limit 3
 	@echo
 	@echo "The map: $(DEMO)/va_map.html (hover a point; click it to play the sound). Open it with"
 	@echo "  xdg-open $(DEMO)/va_map.html        (macOS: open $(DEMO)/va_map.html)"

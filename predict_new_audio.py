@@ -1,6 +1,7 @@
 """Stage 2: predict valence, arousal and descriptor scores for new audio.
 
-Reads audio files and folders (searched recursively), the valence and arousal models in
+Reads audio files and folders (searched recursively; WAV, FLAC, MP3, M4A, MP4/MOV, WebM,
+WMA and more, with their tags), the valence and arousal models in
 ``--models-dir``, the lexicon and the descriptor pairs. Writes, in ``--out-dir``:
 
   new_audio_features_raw.csv        sha256, path, duration, sample_rate, channels, features
@@ -9,7 +10,9 @@ Reads audio files and folders (searched recursively), the valence and arousal mo
                                     valence_low/high, arousal_low/high (the 90% interval),
                                     in_domain (0..1: how typical the file is of the training data),
                                     domain (speech, music or other) and sound_classes (YAMNet's
-                                    top five AudioSet classes with their scores, "Rain 0.40; ...")
+                                    top five AudioSet classes with their scores, "Rain 0.40; ..."),
+                                    then the metadata fields any file has (title, description,
+                                    ucs_catid, ... of va_metadata.FIELDS)
   new_audio_descriptor_scores.csv   sha256, path, one score in 0..1 per descriptor word
   new_audio_errors.csv              every file that failed or was analysed with a warning
   new_audio_segments.csv            with --segments WIN HOP: sha256, path, start, end (s), valence,

@@ -2,7 +2,8 @@
 
 Writes seeded, deterministic audio files: drones, noise bursts, chimes, clicks, sirens,
 rain-like noise, a heartbeat, chords, silence and a stereo pad, each a few seconds
-long, plus (for tests) the same signals at any rate, channel count and format.
+long (WAV and FLAC, and two through FFmpeg: AAC in M4A and Opus in WebM, with title tags),
+plus (for tests) the same signals at any rate, channel count and format.
 
 Examples:
   python synth_audio.py demo_audio            # the 16-file demo folder
@@ -112,8 +113,15 @@ DEMO_KINDS = ("drone", "dark_drone", "noise_burst", "chime", "clicks", "siren", 
               "major_chord", "minor_chord", "alarm", "wind", "bubbles", "glitch", "silence", "sine")
 
 
+#: Demo sounds written through FFmpeg (index: extension, codec, container, rate, tags): they show
+#: the decoding of containers libsndfile cannot read, and the metadata that --text searches.
+FFMPEG_DEMO = {11: ("m4a", "aac", "ipod", 22050, {"title": "Wind through the pines", "comment": "gusty, cold"}),
+               12: ("webm", "libopus", "webm", 48000, {"title": "Bubbles in a fish tank"})}
+
+
 def write_demo_folder(folder, *, n: int = 16, seconds: float = 4.0, sr: int = 22050, seed: int = 0) -> list[Path]:
-    """Write ``n`` demo sounds (WAV and FLAC, mono and stereo) into ``folder``; return their paths."""
+    """Write ``n`` demo sounds (WAV and FLAC, mono and stereo; two as tagged M4A and WebM)
+    into ``folder``; return their paths."""
     import soundfile as sf
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -123,9 +131,15 @@ def write_demo_folder(folder, *, n: int = 16, seconds: float = 4.0, sr: int = 22
         y = synthesize(kind, seconds=seconds, sr=sr, seed=seed + i)
         if i % 3 == 1:  # some stereo files, with a slight decorrelation
             y = np.column_stack([y, np.roll(y, 11)])
-        ext = "flac" if i % 4 == 3 else "wav"
-        p = folder / f"{i:02d}_{kind}.{ext}"
-        sf.write(p, y, sr)
+        if i in FFMPEG_DEMO:
+            from va_decode import write_encoded
+            ext, codec, fmt, rate, tags = FFMPEG_DEMO[i]
+            y = synthesize(kind, seconds=seconds, sr=rate, seed=seed + i)
+            p = write_encoded(folder / f"{i:02d}_{kind}.{ext}", y, rate, codec=codec, fmt=fmt, tags=tags)
+        else:
+            ext = "flac" if i % 4 == 3 else "wav"
+            p = folder / f"{i:02d}_{kind}.{ext}"
+            sf.write(p, y, sr)
         paths.append(p)
     return paths
 

@@ -213,3 +213,23 @@ def exit_main(main):
     """``sys.exit(main())`` for ``if __name__ == "__main__"`` blocks."""
     sys.exit(main())
 
+
+
+def per_file_jsonl(list_file, out_file, predict) -> int:
+    """The loop of the peer runners (``peer_*.py``, which run in foreign venvs that have
+    only the standard library and this module of ours): read one audio path per line of
+    ``list_file``, write one JSON object per path to ``out_file`` (``{"path", ...predict(path)}``,
+    or ``{"path", "error"}`` when ``predict`` raises: one bad file never stops the run).
+    Returns the number of files that failed."""
+    import json
+    from pathlib import Path
+    paths = [p for p in Path(list_file).read_text().splitlines() if p.strip()]
+    failed = 0
+    with open(out_file, "w") as fh:
+        for p in paths:
+            try:
+                row = {"path": p, **predict(p)}
+            except Exception as exc:  # noqa: BLE001  a foreign model's failure is reported per file
+                row, failed = {"path": p, "error": f"{type(exc).__name__}: {exc}"}, failed + 1
+            fh.write(json.dumps(row) + "\n")
+    return failed

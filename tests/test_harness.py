@@ -207,3 +207,22 @@ def test_clip_bounds_standardised_features_and_the_stack_extrapolation():
     p_bounded = bounded.fit(Xtr, y).predict(far)
     assert np.abs(p_bounded).max() < 2.0 < np.abs(p_plain).max()          # the linear part no longer runs away
     np.testing.assert_allclose(bounded.predict(Xtr[:20] * 0.1), plain.predict(Xtr[:20] * 0.1), atol=0.15)
+
+
+def test_peer_runners_write_one_json_line_per_file_and_carry_on(tmp_path):
+    import json as _json
+
+    from va_cli import per_file_jsonl
+    lst = tmp_path / "paths.txt"
+    lst.write_text("a.wav\n\nbroken.wav\nc.wav\n")
+
+    def predict(p):
+        if p.startswith("broken"):
+            raise ValueError("cannot read\nsecond line")
+        return {"valence": 0.5, "arousal": -0.25}
+
+    assert per_file_jsonl(lst, tmp_path / "out.jsonl", predict) == 1
+    rows = [_json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["path"] for r in rows] == ["a.wav", "broken.wav", "c.wav"]
+    assert rows[0] == {"path": "a.wav", "valence": 0.5, "arousal": -0.25}
+    assert rows[1]["error"].startswith("ValueError: cannot read")
