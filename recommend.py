@@ -27,8 +27,6 @@ from pathlib import Path
 from va_cli import add_common_args, add_descriptor_filter, descriptor_filter, exit_main, parser, run_main
 from va_utils import EmoTagError
 
-MUSIC_FOLDERS = {"music", "songs", "song", "tracks", "score", "scores", "soundtrack", "soundtracks"}
-MUSIC_CORPORA = {"emotify"}
 
 
 def build_parser():
@@ -78,47 +76,8 @@ def analyse_reference(path, models_dir, *, segment=None, emotion="auto") -> dict
             "emotion_source": pred["emotion_source"][0]}
 
 
-def _kinds(conn, file_ids) -> dict:
-    from va_db import ids_for
-    rows = ids_for(conn, "SELECT id, corpus, path FROM audio_files WHERE id IN ({marks})", list(file_ids))
-    out = {}
-    for fid, corpus, path in rows:
-        parts = {p.lower() for p in Path(path).parts[:-1]}
-        music = (corpus or "").lower() in MUSIC_CORPORA or bool(parts & MUSIC_FOLDERS)
-        out[fid] = "music" if music else "sfx"
-    return out
-
-
-def recommend(conn, ref: dict, *, kind="any", descriptors=(), under=None, limit=10, exclude_sha=None) -> list[dict]:
-    """Library files that fit ``ref`` (see the module docstring), best first.
-
-    ``exclude_sha`` leaves out the reference's own content when the library holds it.
-    """
-    from va_query import find, label_names
-    pool = max(200, 20 * limit)
-    label = ref.get("emotion_label")
-    picked, seen = [], set()
-    if exclude_sha:
-        seen.update(r[0] for r in conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (exclude_sha,)))
-    passes = [[label]] if isinstance(label, str) and label in label_names(conn) else []
-    for labels in passes + [[]]:
-        rows = find(conn, near=(ref["valence"], ref["arousal"]), descriptors=descriptors, labels=labels,
-                    under=under, limit=pool, with_ids=True)
-        kinds = _kinds(conn, {r["file_id"] for r in rows}) if kind != "any" else {}
-        for r in rows:
-            if r["file_id"] in seen or (kind != "any" and kinds.get(r["file_id"]) != kind):
-                continue
-            seen.add(r["file_id"])
-            r = {k: v for k, v in r.items() if k != "file_id"}
-            r["same_label"] = bool(labels)
-            picked.append(r)
-            if len(picked) == limit:
-                return picked
-    return picked
-
-
 def _run(args):
-    from va_query import FORMATS, open_library
+    from va_query import FORMATS, open_library, recommend
     descriptors = descriptor_filter(args)
     conn = open_library(args.db)
     try:

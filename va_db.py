@@ -34,6 +34,12 @@ Schema (foreign keys on)::
                                                                 iXML, INFO, ID3/MP4/Vorbis/ASF tags, UCS
     metadata_fts(name, <va_metadata.TEXT_FIELDS>)               FTS5 index of it (rowid = file_id; porter
                                                                 stemming, so "doors" finds "door")
+    feedback(id, file_id, action, reference, query, at)         what a user picked, rejected or exported
+                                                                (the server's /api/feedback)
+    jobs(id, kind, folder, params JSON, status, done, total, failures JSON, error, created_at, updated_at)
+                                                                background library scans of the server;
+                                                                a job still "queued" or "running" when the
+                                                                server stops is resumed when it starts
 """
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ from essentia_engine import ExtractorConfig, feature_names
 from va_metadata import FIELDS as META_FIELDS, TEXT_FIELDS as META_TEXT
 from va_utils import EmoTagError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Files per transaction when logging in bulk: fewer, larger commits rewrite fewer
 #: index pages (bench/bench_library.py measures the rate).
 BULK_BATCH = 5000
@@ -162,6 +168,26 @@ CREATE VIRTUAL TABLE IF NOT EXISTS metadata_fts USING fts5(name, {fts_columns},
 CREATE TRIGGER IF NOT EXISTS metadata_fts_delete AFTER DELETE ON metadata BEGIN
     DELETE FROM metadata_fts WHERE rowid = old.file_id;
 END;
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
+    action TEXT NOT NULL CHECK (action IN ('picked', 'rejected', 'exported')),
+    reference TEXT, query TEXT,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS idx_feedback_file ON feedback(file_id);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    done INTEGER NOT NULL DEFAULT 0, total INTEGER,
+    failures TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 CREATE TABLE IF NOT EXISTS failures (
     path TEXT PRIMARY KEY,
     size INTEGER, mtime_ns INTEGER,
@@ -172,7 +198,8 @@ CREATE TABLE IF NOT EXISTS failures (
 """.replace("{meta_columns}", ", ".join(f"{c} TEXT" for c in META_FIELDS)).replace("{fts_columns}", ", ".join(META_TEXT))
 
 TABLES = ("audio_files", "audio_paths", "models", "feature_sets", "features", "predictions",
-          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments", "sound_classes", "metadata")
+          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments", "sound_classes", "metadata",
+          "feedback", "jobs")
 
 
 def connect(path, *, create: bool = True) -> sqlite3.Connection:
@@ -448,6 +475,66 @@ def _words(name: str) -> str:
     base = re.sub(r"[_\-.]+", " ", name)
     camel = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", base)
     return base if camel == base else f"{base} {camel}"
+
+
+FEEDBACK_ACTIONS = ("picked", "rejected", "exported")
+
+
+def log_feedback(conn, file_ids, action: str, *, reference: str | None = None, query: str | None = None) -> list[int]:
+    """Record that a user ``action``-ed each of ``file_ids`` (for a reference take or a
+    query, as text), in one transaction; return the new rows' ids. Unknown files raise."""
+    if action not in FEEDBACK_ACTIONS:
+        raise EmoTagError(f"action must be one of {FEEDBACK_ACTIONS}, got {action!r}")
+    file_ids = [int(f) for f in file_ids]
+    known = {r[0] for r in ids_for(conn, "SELECT id FROM audio_files WHERE id IN ({marks})", file_ids)}
+    missing = [f for f in file_ids if f not in known]
+    if missing:
+        raise LookupError(f"no file with id {missing[0]} in the library")
+    out = []
+    with conn:
+        for f in file_ids:
+            cur = conn.execute("INSERT INTO feedback(file_id, action, reference, query) VALUES (?, ?, ?, ?)",
+                               (f, action, reference, query))
+            out.append(cur.lastrowid)
+    return out
+
+
+def job_create(conn, kind: str, folder: str, params: dict | None = None) -> int:
+    """A new background job (status ``queued``); its id."""
+    with conn:
+        return conn.execute("INSERT INTO jobs(kind, folder, params, status) VALUES (?, ?, ?, 'queued')",
+                            (kind, folder, json.dumps(params or {}, sort_keys=True))).lastrowid
+
+
+def job_update(conn, job_id: int, **fields) -> None:
+    """Set ``status``, ``done``, ``total``, ``failures`` (a list, stored as JSON) or ``error``."""
+    allowed = {"status", "done", "total", "failures", "error"}
+    bad = set(fields) - allowed
+    if bad:
+        raise ValueError(f"unknown job fields {sorted(bad)}")
+    if "failures" in fields:
+        fields["failures"] = json.dumps(fields["failures"])
+    sets = ", ".join(f"{k} = ?" for k in fields)        # keys checked against a fixed set above
+    with conn:
+        conn.execute(f"UPDATE jobs SET {sets}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                     (*fields.values(), job_id))
+
+
+def jobs(conn, job_id: int | None = None, *, status=()) -> list[dict]:
+    """Jobs (newest first), one by id, or those in the given statuses."""
+    sql, args = "SELECT id, kind, folder, params, status, done, total, failures, error, created_at, updated_at FROM jobs", []
+    if job_id is not None:
+        sql, args = sql + " WHERE id = ?", [int(job_id)]
+    elif status:
+        sql, args = sql + f" WHERE status IN ({','.join('?' * len(status))})", list(status)
+    cols = ["id", "kind", "folder", "params", "status", "done", "total", "failures", "error", "created_at",
+            "updated_at"]
+    out = []
+    for row in conn.execute(sql + " ORDER BY id DESC", args):
+        d = dict(zip(cols, row))
+        d["params"], d["failures"] = json.loads(d["params"]), json.loads(d["failures"])
+        out.append(d)
+    return out
 
 
 def log_segments(conn, model_ids: tuple[int, int], segments: pd.DataFrame, words) -> None:

@@ -89,7 +89,7 @@ def scan(paths):
 def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int = 1,
                     backend: str = "loky", scheduler=None, cache_dir=None, batch_size: int = 200,
                     chunk_size=None, force: bool = False, retry_failed: bool = False, emotion: str = "auto",
-                    lexicon=None, pairs=None, eps: float = 1.0, progress: bool = False,
+                    lexicon=None, pairs=None, eps: float = 1.0, progress=False,
                     timeout: float | None = None, segments=None) -> RunSummary:
     """Bring the database up to date with the audio under ``paths``; see the module docstring.
 
@@ -108,6 +108,11 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
         Also predict every ``window``-second window, every ``hop`` seconds, into the
         ``segments`` table, for every scanned file that has no windows from the current
         models yet (all of them with ``force``).
+    progress : bool or callable
+        True: a progress bar on stderr. A callable is called as ``progress(done, total,
+        summary)`` after the scan and after every file (``done`` counts the files dealt
+        with: unchanged, skipped, recognised, analysed or failed), so that a server can
+        show a job's progress.
 
     Returns
     -------
@@ -121,6 +126,14 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
     for p, m in problems:
         summary.failures.append((p, m))
         log.error("%s: %s", show_path(p), m)
+    report = progress if callable(progress) else None
+    progress = bool(progress) and report is None
+    n_done = [0]
+
+    def tick(n=0):
+        n_done[0] += n
+        if report is not None:
+            report(min(n_done[0], summary.scanned), summary.scanned, summary)
     conn = connect(db)
     try:
         meta = predictor.model_metadata()
@@ -145,6 +158,7 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
             else:
                 todo.append(p)
         summary.removed_paths = _drop_vanished(conn, paths, files)
+        tick(summary.scanned - len(todo))                       # unchanged and skipped
 
         # content hashes of everything not skipped
         shas: dict[str, str] = {}
@@ -174,6 +188,8 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
         for k in range(0, len(reuse), batch_size):
             _commit_known(conn, reuse[k:k + batch_size], files, shas, in_db, have_pred, fs, (vm, am), predictor,
                           config, summary)
+            tick(len(reuse[k:k + batch_size]))
+        tick(len(todo) - len(shas))                             # files whose hashing failed
 
         # new content: analyse in parallel, commit in batches as results arrive
         bar = None
@@ -195,6 +211,7 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
                 if len(pending) >= batch_size:
                     _commit_new(conn, pending, files, (vm, am), predictor, config, summary)
                     pending = []
+                tick(1)
                 if bar is not None:
                     el = time.perf_counter() - t_an
                     bar.set_postfix_str(f"{summary.audio_seconds / el:.0f}x real time" if el > 0 else "", refresh=False)
@@ -217,9 +234,12 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
             for k in range(0, len(ok), batch_size):
                 _commit_known(conn, ok[k:k + batch_size], files, shas, in_db, have_pred, fs, (vm, am), predictor,
                               config, summary)
+            tick(len(copies))
         if segments:
             _segments(conn, files, (vm, am), predictor, segments, batch_size, summary,
                       jobs=jobs, backend=backend, scheduler=scheduler, force=force)
+        n_done[0] = summary.scanned
+        tick()
     finally:
         conn.close()
     summary.seconds = time.perf_counter() - t0

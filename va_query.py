@@ -11,6 +11,8 @@ label names are checked against the database first.
   ``under`` (a folder) and ``limit``, combined.
 * :func:`like` ranks the library by distance to an audio file in standardised feature
   space (the file is analysed on the fly unless the database knows its content).
+* :func:`recommend` ranks the library by how well its files' emotion fits a reference
+  (``recommend.py`` and the server).
 * :func:`moments` finds spans (start and end times) where per-window predictions meet
   thresholds, from the ``segments`` table.
 * :func:`to_table`, :func:`to_csv`, :func:`to_json`, :func:`to_m3u`, :func:`to_markers`
@@ -325,6 +327,48 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
                    f"WHERE {' AND '.join(where)} ORDER BY {order[sort]}" + (" LIMIT ?" if limit else ""))
             args = path_params + score_params + params + ([limit] if limit else [])
     return [_row(names, row, with_ids) for row in conn.execute(sql, args)]
+
+
+MUSIC_FOLDERS = {"music", "songs", "song", "tracks", "score", "scores", "soundtrack", "soundtracks"}
+MUSIC_CORPORA = {"emotify"}
+
+
+def _kinds(conn, file_ids) -> dict:
+    from va_db import ids_for
+    rows = ids_for(conn, "SELECT id, corpus, path FROM audio_files WHERE id IN ({marks})", list(file_ids))
+    out = {}
+    for fid, corpus, path in rows:
+        parts = {p.lower() for p in Path(path).parts[:-1]}
+        music = (corpus or "").lower() in MUSIC_CORPORA or bool(parts & MUSIC_FOLDERS)
+        out[fid] = "music" if music else "sfx"
+    return out
+
+
+def recommend(conn, ref: dict, *, kind="any", descriptors=(), under=None, limit=10, exclude_sha=None) -> list[dict]:
+    """Library files that fit ``ref`` (see the module docstring), best first.
+
+    ``exclude_sha`` leaves out the reference's own content when the library holds it.
+    """
+    pool = max(200, 20 * limit)
+    label = ref.get("emotion_label")
+    picked, seen = [], set()
+    if exclude_sha:
+        seen.update(r[0] for r in conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (exclude_sha,)))
+    passes = [[label]] if isinstance(label, str) and label in label_names(conn) else []
+    for labels in passes + [[]]:
+        rows = find(conn, near=(ref["valence"], ref["arousal"]), descriptors=descriptors, labels=labels,
+                    under=under, limit=pool, with_ids=True)
+        kinds = _kinds(conn, {r["file_id"] for r in rows}) if kind != "any" else {}
+        for r in rows:
+            if r["file_id"] in seen or (kind != "any" and kinds.get(r["file_id"]) != kind):
+                continue
+            seen.add(r["file_id"])
+            r = {k: v for k, v in r.items() if k != "file_id"}
+            r["same_label"] = bool(labels)
+            picked.append(r)
+            if len(picked) == limit:
+                return picked
+    return picked
 
 
 def _row(names, values, with_ids):

@@ -111,6 +111,7 @@ def test_moments_known_span_and_exports(segment_library, capsys):
 def test_recommend_fits_the_reference(tmp_path, trained_models, capsys):
     """A quieter copy of a library file recommends that file first; --for, --segment, formats."""
     import recommend
+    import va_query
     from synth_audio import synthesize
     from va_library import analyse_library
     models, _ = trained_models
@@ -126,13 +127,13 @@ def test_recommend_fits_the_reference(tmp_path, trained_models, capsys):
     sf.write(ref, 0.7 * synthesize("siren", seconds=3.0, sr=SR, seed=3), SR)
     conn = open_library(db)
     r = recommend.analyse_reference(ref, models)
-    got = recommend.recommend(conn, r, limit=3)
+    got = va_query.recommend(conn, r, limit=3)
     assert got[0]["path"].endswith("siren.wav") and len(got) == 3
     assert [g["distance"] for g in got if g["same_label"]] == sorted(g["distance"] for g in got if g["same_label"])
-    music = recommend.recommend(conn, r, kind="music", limit=5)
+    music = va_query.recommend(conn, r, kind="music", limit=5)
     assert {g["path"].rsplit("/", 1)[1] for g in music} == {"major_chord.wav"}
-    assert all("/sfx/" in g["path"] for g in recommend.recommend(conn, r, kind="sfx", limit=10))
-    own = recommend.recommend(conn, recommend.analyse_reference(lib / "sfx" / "rain.wav", models), limit=10,
+    assert all("/sfx/" in g["path"] for g in va_query.recommend(conn, r, kind="sfx", limit=10))
+    own = va_query.recommend(conn, recommend.analyse_reference(lib / "sfx" / "rain.wav", models), limit=10,
                               exclude_sha=__import__("va_utils").sha256_file(lib / "sfx" / "rain.wav"))
     assert not any(g["path"].endswith("rain.wav") for g in own)
     conn.close()
