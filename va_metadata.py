@@ -78,7 +78,7 @@ def category_ids(name: str) -> list[str]:
     raise EmoTagError(f"{name!r} is not a UCS category, short name or CatID{did_you_mean(name, known)}")
 
 
-def metadata_frame(rows) -> "pd.DataFrame":
+def metadata_frame(rows):
     """A DataFrame of the :data:`FIELDS` that at least one of ``rows`` (dicts) has, in that order."""
     import pandas as pd
     rows = [r or {} for r in rows]

@@ -276,14 +276,87 @@ class Scanner:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _read_conn(cfg: ServerConfig) -> sqlite3.Connection:
+_LOCAL = threading.local()
+
+
+class _Reader:
+    """A thread's read-only connection, reused across requests (its page cache stays warm);
+    ``close()`` keeps it open for the thread's next request."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def close(self):
+        pass
+
+
+def _read_conn(cfg: ServerConfig):
+    """This worker thread's read-only connection to the library (opened once per thread)."""
     from va_query import open_library
+    key = str(Path(cfg.db).resolve())
+    cached = getattr(_LOCAL, "conns", {}).get(key)
+    if cached is not None:
+        return cached
     try:
         conn = open_library(cfg.db)
     except EmoTagError as exc:
         raise ApiError(503, str(exc)) from None
     conn.execute("PRAGMA query_only = ON")
-    return conn
+    conn.execute("PRAGMA cache_size = -65536")           # 64 MB of pages per reading thread
+    conn.execute("PRAGMA mmap_size = 268435456")
+    reader = _Reader(conn)
+    if not hasattr(_LOCAL, "conns"):
+        _LOCAL.conns = {}
+    _LOCAL.conns[key] = reader
+    return reader
+
+
+class ResultCache:
+    """Recent search answers (JSON bytes) keyed by their query, dropped whenever the library
+    changes (the database and its write-ahead log are stat-ed per lookup: microseconds).
+    Repeated searches (a label, a descriptor threshold, the first page) then cost no SQL."""
+
+    def __init__(self, db, size: int = 2048):
+        from collections import OrderedDict
+        self.files = [Path(db), Path(str(db) + "-wal")]
+        self.size, self.hits, self.misses = size, 0, 0
+        self._d: OrderedDict = OrderedDict()
+        self._version = None
+        self._lock = threading.Lock()
+
+    def _now(self):
+        out = []
+        for f in self.files:
+            try:
+                st = os.stat(f)
+                out += [st.st_mtime_ns, st.st_size]
+            except OSError:
+                out += [0, 0]
+        return tuple(out)
+
+    def get(self, key):
+        v = self._now()
+        with self._lock:
+            if v != self._version:
+                self._d.clear()
+                self._version = v
+            hit = self._d.get(key)
+            if hit is not None:
+                self._d.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
+            return hit, v
+
+    def put(self, key, version, value) -> None:
+        with self._lock:
+            if version == self._version:
+                self._d[key] = value
+                if len(self._d) > self.size:
+                    self._d.popitem(last=False)
 
 
 def _file_paths(conn, file_id: int) -> list[str]:
@@ -357,6 +430,7 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
 
     analyser, scanner = Analyser(cfg), Scanner(cfg)
     map_cache: dict = {}
+    results = ResultCache(cfg.db)
 
     from contextlib import asynccontextmanager
 
@@ -451,7 +525,8 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
             pred = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
         finally:
             conn.close()
-        return {"status": "ok", "version": __version__, "files": n, "predictions": pred}
+        return {"status": "ok", "version": __version__, "files": n, "predictions": pred,
+                "search_cache": {"hits": results.hits, "misses": results.misses}}
 
     @app.get("/api/vocabulary", tags=["library"])
     def vocabulary():
@@ -500,14 +575,21 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
                text: str | None = None, category: str | None = None, sort: str | None = None,
                confident: bool = False, like: int | None = None, limit: int = 50, offset: int = 0):
         """Files of the library that match every filter, best first (``query_library.py``'s modes)."""
-        conn = _read_conn(cfg)
-        try:
-            rows = _search(conn, near=near, descriptor=descriptor, label=label, under=under, cls=cls,
-                           domain=domain, text=text, category=category, sort=sort, confident=confident, like=like,
-                           limit=limit, offset=offset)
-        finally:
-            conn.close()
-        return {"offset": offset, "limit": limit, "count": len(rows), "results": rows}
+        key = (near, tuple(descriptor), tuple(label), under, tuple(cls), domain, text, category, sort, confident,
+               like, limit, offset)
+        body, version = results.get(key)
+        if body is None:
+            conn = _read_conn(cfg)
+            try:
+                rows = _search(conn, near=near, descriptor=descriptor, label=label, under=under, cls=cls,
+                               domain=domain, text=text, category=category, sort=sort, confident=confident,
+                               like=like, limit=limit, offset=offset)
+            finally:
+                conn.close()
+            body = json.dumps({"offset": offset, "limit": limit, "count": len(rows), "results": rows},
+                              allow_nan=False, default=str).encode()
+            results.put(key, version, body)
+        return Response(body, media_type="application/json")
 
     @app.get("/api/export.{fmt}", tags=["search"], description=search_doc)
     def export(fmt: str, near: str | None = None, descriptor: list[str] = Query(default=[]),

@@ -69,6 +69,7 @@
       const out = await api("/api/search?" + p.toString());
       app.results = more ? app.results.concat(out.results) : out.results;
       render($("results"), app.results, {query: lastQuery});
+      drawPlane();
       $("count").textContent = app.results.length + " files" + (out.count === 50 ? " (more below)" : "");
       $("more").hidden = out.count < 50;
       status("");
@@ -87,6 +88,8 @@
     pctx.beginPath(); pctx.moveTo(w / 2, 0); pctx.lineTo(w / 2, h); pctx.moveTo(0, h / 2); pctx.lineTo(w, h / 2); pctx.stroke();
     pctx.fillStyle = "#888"; pctx.font = "10px sans-serif";
     pctx.fillText("pleasant →", w - 62, h / 2 - 4); pctx.fillText("aroused ↑", w / 2 + 4, 10);
+    pctx.fillStyle = "rgba(31,119,180,0.55)";                 // the current results
+    app.results.forEach((r) => { pctx.fillRect((r.valence + 1) / 2 * w - 1.5, (1 - r.arousal) / 2 * h - 1.5, 3, 3); });
     if (near) {
       pctx.fillStyle = "#d62728"; pctx.beginPath();
       pctx.arc((near[0] + 1) / 2 * w, (1 - near[1]) / 2 * h, 5, 0, 7); pctx.fill();
