@@ -61,6 +61,8 @@ demo: $(STAMP)
 	@echo "Everything else is in $(DEMO)/: predictions (new_audio_*.csv), the library ($(notdir $(DB))),"
 	@echo "  models (models/), CV reports (cv_*.csv, descriptor_cv_summary.csv), figures/ and segments/timelines/."
 	@echo "Search it:    $(RUN) query_library.py --db $(DB) --near 0.5 -0.5 --limit 5"
+	@echo "Serve it (web app and API; the demo does not wait for it):"
+	@echo "  $(RUN) serve.py --db $(DB) --models-dir $(MODELS)   then browse http://127.0.0.1:8000/"
 
 test: $(STAMP) browser
 	$(RUN) -m pytest
