@@ -117,7 +117,7 @@ def _worker_analyse(path: str, name: str, segments, timeout: float) -> dict:
     ms = _WORKER["models"]
     (res,) = extract_batch([path], timeout=timeout)
     if not res.ok:
-        return {"error": res.error, "timeout": "timed out" in res.error}
+        return {"error": res.error.replace("(--timeout)", "(--analysis-timeout)"), "timeout": "timed out" in res.error}
     X = res.features[None, :]
     pva, scores = ms.predict(X)
     row = {k: _clean(v) for k, v in pva.iloc[0].items()}

@@ -382,3 +382,16 @@ def test_a_scan_resumes_after_the_server_is_killed(lib, tmp_path):
         con.close()
     finally:
         srv.stop()
+
+
+def test_an_analysis_over_the_time_limit_is_a_504_and_the_server_goes_on(lib, tmp_path):
+    long = tmp_path / "long.m4a"                                              # 3 minutes: seconds of work
+    write_encoded(long, np.tile(synthesize("rain", seconds=10, sr=SR, seed=8), 18), SR, codec="aac", fmt="ipod")
+    srv = Server(lib["db"], lib["models"], "--analysis-timeout", "0.3")
+    try:
+        s, _, b = upload(srv.url + "/api/analyse", long)
+        assert s == 504 and b["error"] == "long.m4a: timed out after 0.3 s (--analysis-timeout)", b
+        s, _, b = upload(srv.url + "/api/analyse", lib["audio"] / "amb" / "0_rain.wav")   # 4 s: in time
+        assert s == 200 and b["file"] == "0_rain.wav"
+    finally:
+        srv.stop()

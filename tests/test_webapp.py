@@ -169,6 +169,14 @@ def test_webapp_in_chromium(tmp_path, library, trained_models):
                 last = con.execute("SELECT action, reference FROM feedback ORDER BY id DESC LIMIT 1").fetchone()
                 con.close()
                 assert last == ("rejected", "reference_take.wav")
+                # the API docs render offline
+                docs = browser.new_page()
+                docs.on("request", lambda r: None if r.url.startswith(srv.url) or r.url.startswith("data:")
+                        else outside.append(r.url))
+                docs.goto(srv.url + "/docs")
+                docs.wait_for_selector(".swagger-ui .info .title", timeout=20000)
+                assert "emotag" in docs.inner_text(".swagger-ui .info .title")
+                docs.wait_for_selector("text=/api/analyse")
                 assert not errors, errors
                 assert not outside, outside                                 # nothing from a CDN or elsewhere
             finally:
