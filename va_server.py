@@ -1,7 +1,7 @@
 """The HTTP API and the web app: FastAPI over the library, the query helpers and the models.
 
 Reads the SQLite library (one read-only connection per request), the models folder, the
-web app's files in ``web/`` and Swagger UI's files (the ``swagger-ui-bundle`` package, so
+web app's files in ``web/`` and Swagger UI's files (the ``fastapi-offline`` package, so
 the docs page needs no CDN). Writes uploads to a temporary folder (removed when the
 request ends, whatever happens), kept uploads to ``<library folder>/uploads/``, and the
 database only through the library mode's writer (``va_library.analyse_library``, for
@@ -492,8 +492,9 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         app.add_middleware(TokenAuth, token=cfg.token)
 
     # --- static: the web app, Swagger UI's files
-    from swagger_ui_bundle import swagger_ui_path
-    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+    import fastapi_offline                          # Swagger UI 5 as package data: no CDN
+    app.mount("/static/swagger", StaticFiles(directory=str(Path(fastapi_offline.__file__).parent / "static")),
+              name="swagger")
     app.mount("/static", StaticFiles(directory=str(WEB_DIR)), name="web")
 
     @app.get("/docs", include_in_schema=False)
@@ -503,7 +504,7 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         return get_swagger_ui_html(openapi_url="/openapi.json" + suffix, title="emotag API",
                                    swagger_js_url="/static/swagger/swagger-ui-bundle.js" + suffix,
                                    swagger_css_url="/static/swagger/swagger-ui.css" + suffix,
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png" + suffix)
+                                   swagger_favicon_url="/static/swagger/favicon.png" + suffix)
 
     @app.get("/", include_in_schema=False)
     async def index():

@@ -176,7 +176,7 @@ def test_webapp_in_chromium(tmp_path, library, trained_models):
                 docs.goto(srv.url + "/docs")
                 docs.wait_for_selector(".swagger-ui .info .title", timeout=20000)
                 assert "emotag" in docs.inner_text(".swagger-ui .info .title")
-                docs.wait_for_selector("text=/api/analyse")
+                docs.wait_for_selector(".opblock-summary-path[data-path=\"/api/analyse\"]", timeout=20000)
                 assert not errors, errors
                 assert not outside, outside                                 # nothing from a CDN or elsewhere
             finally:
