@@ -439,6 +439,9 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         from va_db import connect
         connect(cfg.db).close()                     # create or migrate the library first
         scanner.start()
+        # build the map page in the background, so that the first visit to the map tab is quick
+        threading.Thread(target=lambda: _quietly(_map_html, cfg, map_cache, None), name="emotag-map",
+                         daemon=True).start()
         if start_workers:
             await asyncio.get_running_loop().run_in_executor(None, analyser.start)
         yield
@@ -823,6 +826,13 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         return {"feedback": [dict(zip(cols, r)) for r in rows]}
 
     return app
+
+
+def _quietly(fn, *args):
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001  a warm-up that fails is redone on demand, with its error then
+        log.debug("background warm-up failed", exc_info=True)
 
 
 def _ids_of(conn, paths) -> dict:
