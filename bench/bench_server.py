@@ -41,7 +41,9 @@ from bench_query import LABELS, build  # noqa: E402
 from common import ROOT, command, machine, verdict, write_section  # noqa: E402
 
 
-def start_server(db: Path, *extra, pin: str | None = None):
+def start_server(db: Path, *extra, pin: str | None = None, warm: bool = True):
+    """``serve.py`` on a free port; with ``warm``, after its start-up work (the map page it
+    builds in the background) is done, so that the runs measure a server in steady state."""
     cmd = [sys.executable, str(ROOT / "serve.py"), "--db", str(db), "--port", "0", *extra]
     if pin and shutil.which("taskset"):
         cmd = ["taskset", "-c", pin] + cmd
@@ -50,7 +52,11 @@ def start_server(db: Path, *extra, pin: str | None = None):
     if "serving" not in line:
         proc.kill()
         raise RuntimeError(f"server did not start: {line}{proc.stderr.read()[-2000:]}")
-    return proc, line.split(" at ")[1].split()[0].rstrip("/")
+    url = line.split(" at ")[1].split()[0].rstrip("/")
+    if warm:
+        with urllib.request.urlopen(url + "/map", timeout=300) as r:
+            r.read()
+    return proc, url
 
 
 def stop(proc):
@@ -238,7 +244,7 @@ def main(argv=None):
     # 3. the first page of a map_n library
     mdb = work / f"library_{args.map_n}.db"
     build(mdb, args.map_n)
-    proc, url = start_server(mdb, "--models-dir", args.models_dir)
+    proc, url = start_server(mdb, "--models-dir", args.models_dir, warm=False)
     try:
         cold = first_page(url)
         warm = first_page(url)
@@ -257,7 +263,8 @@ def main(argv=None):
              f"Searches: a {args.n:,}-file synthetic library (as in `bench_query.py`), `serve.py` on 127.0.0.1 "
              f"(one uvicorn process), {args.clients} concurrent clients, each on its own keep-alive connection, "
              "sending a random mix of `/api/search` by point, descriptor, label, text, category and "
-             "combinations, 20 results each. The load generator runs on the same 2-core machine. Paced: each "
+             "combinations, 20 results each. The runs start once the server has finished its start-up work (it "
+             "builds the map page in the background). The load generator runs on the same 2-core machine. Paced: each "
              f"client pauses {args.think:g} s on average (uniformly {args.think / 2:g}-{args.think * 1.5:g} s) "
              "between its searches; saturated: no pause at all. The server keeps recent answers until the "
              f"library changes; over both runs {cache['hits']:,} of {cache['hits'] + cache['misses']:,} searches "
@@ -274,7 +281,8 @@ def main(argv=None):
         lines += [f"First page: the web app for a {args.map_n:,}-file library in headless Chromium: interactive "
                   f"(search form built, first 50 results listed) {cold[0]:.2f} s after navigation on the first visit, "
                   f"{warm[0]:.2f} s on the next; the map tab drew all {cold[2]:,} points {cold[1]:.2f} s after it was "
-                  f"opened (first visit: the server builds the map), {warm[1]:.2f} s when cached.", ""]
+                  f"opened on a first visit right after the server started (its background build of the map still running), "
+                  f"{warm[1]:.2f} s when cached.", ""]
     lines += ["| target | measured | verdict |", "|---|---:|---|",
               f"| searches: p95 < 50 ms with {args.clients} concurrent clients, paced ({len(lat) / wall:.0f} req/s) | "
               f"{p95:.1f} ms | {verdict(p95 < 50)} |",
