@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -524,11 +523,8 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
     def health():
         """Server and library status."""
         conn = _read_conn(cfg)
-        try:
-            n = conn.execute("SELECT COUNT(*) FROM audio_files").fetchone()[0]
-            pred = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-        finally:
-            conn.close()
+        n = conn.execute("SELECT COUNT(*) FROM audio_files").fetchone()[0]
+        pred = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
         return {"status": "ok", "version": __version__, "files": n, "predictions": pred,
                 "search_cache": {"hits": results.hits, "misses": results.misses}}
 
@@ -537,11 +533,8 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         """The descriptor words, emotion labels and folders the library holds (for forms)."""
         from va_query import descriptor_names, label_names
         conn = _read_conn(cfg)
-        try:
-            folders = sorted({os.path.dirname(p) for (p,) in conn.execute("SELECT path FROM audio_files")})
-            return {"descriptors": descriptor_names(conn), "labels": label_names(conn), "folders": folders[:5000]}
-        finally:
-            conn.close()
+        folders = sorted({os.path.dirname(p) for (p,) in conn.execute("SELECT path FROM audio_files")})
+        return {"descriptors": descriptor_names(conn), "labels": label_names(conn), "folders": folders[:5000]}
 
     def _search(conn, *, near, descriptor, label, under, cls, domain, text, category, sort, confident, like,
                 limit, offset):
@@ -584,12 +577,9 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         body, version = results.get(key)
         if body is None:
             conn = _read_conn(cfg)
-            try:
-                rows = _search(conn, near=near, descriptor=descriptor, label=label, under=under, cls=cls,
-                               domain=domain, text=text, category=category, sort=sort, confident=confident,
-                               like=like, limit=limit, offset=offset)
-            finally:
-                conn.close()
+            rows = _search(conn, near=near, descriptor=descriptor, label=label, under=under, cls=cls,
+                           domain=domain, text=text, category=category, sort=sort, confident=confident,
+                           like=like, limit=limit, offset=offset)
             body = json.dumps({"offset": offset, "limit": limit, "count": len(rows), "results": rows},
                               allow_nan=False, default=str).encode()
             results.put(key, version, body)
@@ -606,12 +596,9 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         if fmt not in ("m3u", "csv"):
             raise ApiError(404, f"no export format {fmt!r}; use m3u or csv")
         conn = _read_conn(cfg)
-        try:
-            rows = _search(conn, near=near, descriptor=descriptor, label=label, under=under, cls=cls,
-                           domain=domain, text=text, category=category, sort=sort, confident=confident, like=like,
-                           limit=limit, offset=offset)
-        finally:
-            conn.close()
+        rows = _search(conn, near=near, descriptor=descriptor, label=label, under=under, cls=cls,
+                       domain=domain, text=text, category=category, sort=sort, confident=confident, like=like,
+                       limit=limit, offset=offset)
         rows = [{k: v for k, v in r.items() if k != "file_id"} for r in rows]
         body = to_m3u(rows) if fmt == "m3u" else to_csv(rows)
         media = "audio/x-mpegurl" if fmt == "m3u" else "text/csv"
@@ -627,12 +614,9 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         if limit < 1 or limit > MAX_LIMIT or offset < 0:
             raise ApiError(400, f"limit must be in 1..{MAX_LIMIT} and offset at least 0")
         conn = _read_conn(cfg)
-        try:
-            rows = find_moments(conn, arousal_above=arousal_above, arousal_below=arousal_below,
-                                valence_above=valence_above, valence_below=valence_below,
-                                min_duration=min_duration, under=under, limit=offset + limit)
-        finally:
-            conn.close()
+        rows = find_moments(conn, arousal_above=arousal_above, arousal_below=arousal_below,
+                            valence_above=valence_above, valence_below=valence_below,
+                            min_duration=min_duration, under=under, limit=offset + limit)
         rows = rows[offset:offset + limit]
         return {"offset": offset, "limit": limit, "count": len(rows), "results": rows}
 
@@ -640,24 +624,18 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
     def file_record(file_id: int):
         """One file: its paths, predictions, descriptor scores, sound classes, metadata and labels."""
         conn = _read_conn(cfg)
-        try:
-            return _record(conn, file_id)
-        finally:
-            conn.close()
+        return _record(conn, file_id)
 
     @app.get("/api/files/{file_id}/segments", tags=["library"])
     def file_segments(file_id: int):
         """The file's windows (start, end, valence, arousal, label, ...), in time order."""
         conn = _read_conn(cfg)
-        try:
-            if conn.execute("SELECT 1 FROM audio_files WHERE id = ?", (file_id,)).fetchone() is None:
-                raise ApiError(404, f"no file with id {file_id} in the library")
-            cols = ["start_s", "end_s", "valence", "arousal", "emotion_label", "emotion_confidence",
-                    "top_descriptor"]
-            rows = conn.execute(f"SELECT {', '.join(cols)} FROM segments WHERE file_id = ? ORDER BY start_s",
-                                (file_id,)).fetchall()
-        finally:
-            conn.close()
+        if conn.execute("SELECT 1 FROM audio_files WHERE id = ?", (file_id,)).fetchone() is None:
+            raise ApiError(404, f"no file with id {file_id} in the library")
+        cols = ["start_s", "end_s", "valence", "arousal", "emotion_label", "emotion_confidence",
+                "top_descriptor"]
+        rows = conn.execute(f"SELECT {', '.join(cols)} FROM segments WHERE file_id = ? ORDER BY start_s",
+                            (file_id,)).fetchall()
         return {"file_id": file_id, "segments": [dict(zip(cols, r)) for r in rows]}
 
     def _send(real: str, download: bool, name: str):
@@ -668,23 +646,17 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
     def file_audio(file_id: int, download: bool = False):
         """The file's audio, with HTTP range requests (seekable), or as a download."""
         conn = _read_conn(cfg)
-        try:
-            for p in _file_paths(conn, file_id):
-                real = servable(conn, p)
-                if real:
-                    return _send(real, download, os.path.basename(p))
-        finally:
-            conn.close()
+        for p in _file_paths(conn, file_id):
+            real = servable(conn, p)
+            if real:
+                return _send(real, download, os.path.basename(p))
         raise ApiError(404, f"no playable file with id {file_id} in the library")
 
     @app.get("/api/audio", tags=["library"])
     def audio_by_path(path: str, download: bool = False):
         """A library file's audio by its path (the map's links); only paths the library holds."""
         conn = _read_conn(cfg)
-        try:
-            real = servable(conn, path)
-        finally:
-            conn.close()
+        real = servable(conn, path)
         if not real:
             raise ApiError(404, "not a file of the library")
         return _send(real, download, os.path.basename(path))
@@ -743,12 +715,9 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
             await file.close()
             shutil.rmtree(tmp, ignore_errors=True)
         conn = _read_conn(cfg)
-        try:
-            rows = rank(conn, ref, kind=kind, descriptors=_pairs(descriptor, "descriptor"), under=under or None,
-                        limit=limit, exclude_sha=ref["sha256"])
-            ids = _ids_of(conn, [r["path"] for r in rows])
-        finally:
-            conn.close()
+        rows = rank(conn, ref, kind=kind, descriptors=_pairs(descriptor, "descriptor"), under=under or None,
+                    limit=limit, exclude_sha=ref["sha256"])
+        ids = _ids_of(conn, [r["path"] for r in rows])
         for r in rows:
             r["file_id"] = ids.get(r["path"])
         return {"reference": ref, "results": rows}
@@ -775,20 +744,14 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         """Every scan job, newest first."""
         from va_db import jobs
         conn = _read_conn(cfg)
-        try:
-            return {"scans": jobs(conn)}
-        finally:
-            conn.close()
+        return {"scans": jobs(conn)}
 
     @app.get("/api/scans/{job_id}", tags=["library"])
     def scan_status(job_id: int):
         """A scan's status (queued, running, done, failed), files done of total, and its failures."""
         from va_db import jobs
         conn = _read_conn(cfg)
-        try:
-            found = jobs(conn, job_id)
-        finally:
-            conn.close()
+        found = jobs(conn, job_id)
         if not found:
             raise ApiError(404, f"no scan {job_id}")
         return found[0]
@@ -817,12 +780,9 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
     def feedback_rows(limit: int = 100):
         """The latest feedback rows."""
         conn = _read_conn(cfg)
-        try:
-            cols = ["id", "file_id", "action", "reference", "query", "at"]
-            rows = conn.execute(f"SELECT {', '.join(cols)} FROM feedback ORDER BY id DESC LIMIT ?",
-                                (max(1, min(limit, MAX_LIMIT)),)).fetchall()
-        finally:
-            conn.close()
+        cols = ["id", "file_id", "action", "reference", "query", "at"]
+        rows = conn.execute(f"SELECT {', '.join(cols)} FROM feedback ORDER BY id DESC LIMIT ?",
+                            (max(1, min(limit, MAX_LIMIT)),)).fetchall()
         return {"feedback": [dict(zip(cols, r)) for r in rows]}
 
     return app
@@ -884,10 +844,7 @@ def _keep(cfg: ServerConfig, path: str, name: str, sha: str) -> int:
             shutil.copyfile(path, dest)
         analyse_library([str(dest)], db=cfg.db, models_dir=cfg.models_dir, timeout=cfg.analysis_timeout)
     conn = _read_conn(cfg)
-    try:
-        r = conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (sha,)).fetchone()
-    finally:
-        conn.close()
+    r = conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (sha,)).fetchone()
     if r is None:
         raise ApiError(500, f"{name}: analysed but not added to the library")
     return r[0]
@@ -901,10 +858,7 @@ def _map_html(cfg: ServerConfig, cache: dict, token: str | None) -> str:
     key = tuple(os.stat(p).st_mtime_ns if os.path.exists(p) else 0 for p in (db, Path(str(db) + "-wal"))) + (token,)
     if cache.get("key") != key:
         conn = _read_conn(cfg)
-        try:
-            payload = library_payload(conn, db.parent, lexicon=load_lexicon(), pairs=load_descriptor_pairs())
-        finally:
-            conn.close()
+        payload = library_payload(conn, db.parent, lexicon=load_lexicon(), pairs=load_descriptor_pairs())
         tok = f"access_token={quote(token)}&" if token else ""
         payload["srcdir"] = [f"/api/audio?{tok}path=" + quote(os.path.join(f, ""), safe="") for f in payload["folders"]]
         cache.clear()

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, command, machine, verdict, write_section  # noqa: E402
+from common import ROOT, chromium_page, command, machine, verdict, write_section  # noqa: E402
 
 LABELS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 
@@ -94,20 +94,13 @@ def timed(fn, reps):
 
 
 def map_open_seconds(html: Path) -> tuple[float, float]:
-    from playwright.sync_api import sync_playwright
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            t = time.perf_counter()
-            page.goto(html.as_uri())
-            page.wait_for_function("window.emotagMap && window.emotagMap.ready", timeout=60000)
-            wall = time.perf_counter() - t
-            nav = page.evaluate("performance.now()") / 1000
-            assert int(page.get_attribute("#plot", "data-count")) > 0
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        t = time.perf_counter()
+        page.goto(html.as_uri())
+        page.wait_for_function("window.emotagMap && window.emotagMap.ready", timeout=60000)
+        wall = time.perf_counter() - t
+        nav = page.evaluate("performance.now()") / 1000
+        assert int(page.get_attribute("#plot", "data-count")) > 0
     return wall, nav
 
 

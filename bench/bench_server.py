@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_query import LABELS, build  # noqa: E402
-from common import ROOT, command, machine, verdict, write_section  # noqa: E402
+from common import ROOT, chromium_page, command, machine, verdict, write_section  # noqa: E402
 
 
 def start_server(db: Path, *extra, pin: str | None = None, warm: bool = True):
@@ -168,24 +168,17 @@ async def uploads(url, body, concurrent, per_client):
 
 def first_page(url):
     """Seconds from navigation to the app being interactive, and to the map tab drawn."""
-    from playwright.sync_api import sync_playwright
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 820})
-            t = time.perf_counter()
-            page.goto(url + "/")
-            page.wait_for_function("window.emotagApp && window.emotagApp.ready", timeout=60000)
-            ready = time.perf_counter() - t
-            t = time.perf_counter()
-            page.click('nav button[data-tab="map"]')
-            page.frame_locator("#map-frame").locator("#plot").wait_for()
-            page.frames[1].wait_for_function("window.emotagMap && window.emotagMap.ready", timeout=120000)
-            drawn = time.perf_counter() - t
-            n = int(page.frames[1].get_attribute("#plot", "data-count"))
-        finally:
-            browser.close()
+    with chromium_page(1280, 820) as page:
+        t = time.perf_counter()
+        page.goto(url + "/")
+        page.wait_for_function("window.emotagApp && window.emotagApp.ready", timeout=60000)
+        ready = time.perf_counter() - t
+        t = time.perf_counter()
+        page.click('nav button[data-tab="map"]')
+        page.frame_locator("#map-frame").locator("#plot").wait_for()
+        page.frames[1].wait_for_function("window.emotagMap && window.emotagMap.ready", timeout=120000)
+        drawn = time.perf_counter() - t
+        n = int(page.frames[1].get_attribute("#plot", "data-count"))
     return ready, drawn, n
 
 

@@ -6,6 +6,7 @@ of ``docs/BENCHMARKS.md`` per benchmark (between ``<!-- NAME:start -->`` and
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -116,6 +117,21 @@ def run_timed(cmd, *, env=None) -> dict:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err[-2000:]}")
     return {"seconds": wall, "tree_mb": mon.peak_tree / 2**20, "max_mb": mon.peak_max / 2**20,
             "stdout": out, "stderr": err}
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1200, height: int = 800):
+    """A page of Debian's headless Chromium driven by Playwright (closed on exit)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
 
 
 def command(script: str, argv=None) -> str:
