@@ -81,15 +81,17 @@ def test_training_table_needs_one_target(tmp_path):
     assert target == "arousal" and len(t) == 3
 
 
+class Boom(pd.DataFrame):
+    """A table whose writing fails half-way."""
+
+    def to_csv(self, *a, **k):
+        a[0].write("partial")
+        raise RuntimeError("disk full")
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     p = tmp_path / "keep.csv"
     p.write_text("a,b\n1,2\n")
-
-    class Boom(pd.DataFrame):
-        def to_csv(self, *a, **k):
-            a[0].write("partial")
-            raise RuntimeError("disk full")
-
     with pytest.raises(RuntimeError, match="disk full"):
         write_csv(Boom({"x": [1]}), p)
     assert p.read_text() == "a,b\n1,2\n"
@@ -178,12 +180,6 @@ def test_gzip_tables_round_trip_with_the_same_sidecar(tmp_path):
 def test_gzip_write_failure_keeps_old_file(tmp_path):
     p = write_csv(_features_table(), tmp_path / "t.csv.gz")
     before = p.read_bytes()
-
-    class Boom(pd.DataFrame):
-        def to_csv(self, *a, **k):
-            a[0].write("partial")
-            raise RuntimeError("disk full")
-
     with pytest.raises(RuntimeError, match="disk full"):
         write_csv(Boom({"x": [1]}), p)
     assert p.read_bytes() == before and not list(tmp_path.glob("*.tmp"))
