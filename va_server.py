@@ -79,8 +79,19 @@ class ApiError(Exception):
 _WORKER: dict = {}
 
 
-def _worker_init(models_dir: str, trust: bool = False) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this worker as soon as the server that started it is gone, however it ended
+    (a SIGKILLed server cannot stop its pool: without this its workers would live on)."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _worker_init(models_dir: str, trust: bool = False, parent: int | None = None) -> None:
     import warnings
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), name="emotag-parent-watch", daemon=True).start()
     warnings.filterwarnings("ignore")
     if trust:
         from va_io import trust_models
@@ -150,7 +161,8 @@ class Analyser:
         from concurrent.futures import ProcessPoolExecutor
         return ProcessPoolExecutor(max_workers=max(1, self.cfg.analysis_workers),
                                    mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(str(self.cfg.models_dir), self.cfg.trust_model))
+                                   initializer=_worker_init,
+                                   initargs=(str(self.cfg.models_dir), self.cfg.trust_model, os.getpid()))
 
     def start(self) -> None:
         with self._lock:
@@ -162,10 +174,16 @@ class Analyser:
             f.result(timeout=300)
 
     def stop(self) -> None:
+        """Stop the workers now, busy or not (an analysis in flight is abandoned)."""
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            procs = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.join(timeout=5)
 
     async def analyse(self, path: str, name: str, segments=None) -> dict:
         from concurrent.futures.process import BrokenProcessPool

@@ -14,6 +14,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def gone(procs, timeout: float = 10.0) -> bool:
+    """Whether every one of ``procs`` (psutil processes) has ended within ``timeout`` seconds."""
+    import psutil
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    return not alive
+
+
 class Server:
     """``serve.py`` in a subprocess; ``url`` once it listens."""
 
@@ -29,6 +36,14 @@ class Server:
             self.proc.kill()
             raise RuntimeError(f"server did not start: {line}{self.proc.stderr.read()[-3000:]}")
         self.url = line.split(" at ")[1].split()[0].split("/?")[0].rstrip("/")
+
+    def children(self) -> list:
+        """The server's child processes (its analysis workers), as psutil processes."""
+        import psutil
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:

@@ -17,7 +17,7 @@ import soundfile as sf
 
 import predict_new_audio
 from synth_audio import synthesize
-from serverutil import ROOT, Server, call, multipart, raw_post, upload
+from serverutil import ROOT, Server, call, gone, multipart, raw_post, upload
 from va_decode import write_encoded
 
 SR = 22050
@@ -324,11 +324,13 @@ def test_token_rule(lib):
     finally:
         srv.stop()
     srv = Server(lib["db"], lib["models"], env={"EMOTAG_TOKEN": "from-env"})
+    workers = srv.children()
     try:
         assert call("GET", srv.url + "/api/health")[0] == 401
         assert call("GET", srv.url + "/api/health", headers={"Authorization": "Bearer from-env"})[0] == 200
     finally:
         srv.stop()
+    assert workers and gone(workers)                                          # a stopped server leaves none
 
 
 def test_cors_only_when_asked(lib):
@@ -360,7 +362,10 @@ def test_a_scan_resumes_after_the_server_is_killed(lib, tmp_path):
         if st["done"] >= 1 or st["status"] == "done":
             break
         time.sleep(0.1)
+    workers = srv.children()
+    assert workers                                                            # its analysis worker(s)
     srv.stop(signal.SIGKILL)                                                  # no goodbye
+    assert gone(workers), [w.pid for w in workers]                            # the workers end with it
     con = sqlite3.connect(db)
     status, before = con.execute("SELECT status, done FROM jobs WHERE id = ?", (job["id"],)).fetchone()
     n_before = con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
