@@ -78,11 +78,6 @@ def default_cache_dir() -> Path:
     return Path(base) / "emotag"
 
 
-def _info(path):
-    """Probe ``path`` (libsndfile, else FFmpeg); raise :class:`BadAudioError` with a one-line reason."""
-    return probe(path)
-
-
 def iter_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate, info=None):
     """Decode ``path`` block by block to mono float32 at ``sample_rate``.
 
@@ -103,7 +98,7 @@ def iter_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate, info=None
     """
     import soxr
 
-    info = info or _info(path)
+    info = info or probe(path)
     rs = None if info.samplerate == sample_rate else soxr.ResampleStream(
         info.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
     n_bad = 0
@@ -135,7 +130,7 @@ def load_audio(path, *, sample_rate: int = DEFAULT_CONFIG.sample_rate):
     BadAudioError
         The file cannot be decoded or holds no samples.
     """
-    info = _info(path)
+    info = probe(path)
     parts = list(iter_audio(path, sample_rate=sample_rate, info=info))
     y = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     if y.size == 0 or info.frames <= 0:
@@ -213,7 +208,7 @@ def extract_file(path, *, config: ExtractorConfig = DEFAULT_CONFIG, cache_dir=No
             return res
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        info = _info(path)
+        info = probe(path)
         meta = _meta(info)
         blockwise_ok = not (config.rhythm or config.tonal) and config.loudness_norm is None
         if meta["duration"] > long_file_seconds and blockwise_ok:
@@ -249,7 +244,7 @@ def extract_segments(path, *, config: ExtractorConfig = DEFAULT_CONFIG, window: 
         The file cannot be decoded.
     """
     from essentia_engine import analyse_segments
-    info = _info(path)
+    info = probe(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return analyse_segments(iter_audio(path, sample_rate=config.sample_rate, info=info), config,

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import re
 from pathlib import Path
@@ -151,15 +152,11 @@ def _ffmpeg_blocks(path, info: AudioInfo):
             st.thread_type = "AUTO"
             # planar float at the stream's own rate and channel count: downmix and resampling stay ours
             rs = av.AudioResampler(format="fltp", layout=st.codec_context.layout, rate=info.samplerate)
-            for frame in c.decode(st):
+            for frame in itertools.chain(c.decode(st), [None]):          # None: flush the resampler
                 for out in rs.resample(frame):
                     a = out.to_ndarray()
                     n += a.shape[1]
                     yield a.T
-            for out in rs.resample(None):
-                a = out.to_ndarray()
-                n += a.shape[1]
-                yield a.T
     except (av.error.FFmpegError, ValueError) as exc:
         if n == 0:
             raise BadAudioError(f"cannot decode audio: FFmpeg cannot decode the {info.codec} stream ({_clean(exc)})") from None

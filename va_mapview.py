@@ -37,11 +37,12 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
     pair = model_pair(conn)
     rows = [] if pair is None else conn.execute(
         "SELECT p.id, a.path, p.valence, p.arousal, p.emotion_label, p.emotion_confidence, "
-        + ("p.in_domain " if has_in_domain(conn) else "NULL ") +
+        + ("p.in_domain" if has_in_domain(conn) else "NULL") + ", p.file_id "
         "FROM predictions p JOIN audio_files a ON a.id = p.file_id "
         "WHERE p.valence_model_id = ? AND p.arousal_model_id = ? ORDER BY a.path" + (" LIMIT ?" if limit else ""),
         (*pair, limit) if limit else pair).fetchall()
     index = {r[0]: i for i, r in enumerate(rows)}
+    row_of = {r[7]: i for i, r in enumerate(rows)}          # file id -> point
     words = [w for (w,) in conn.execute("SELECT DISTINCT descriptor FROM descriptor_scores ORDER BY descriptor")]
     col = {w: k for k, w in enumerate(words)}
     scores = [[0] * len(rows) for _ in words]
@@ -54,9 +55,6 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
                 scores[col[w]][i] = int(round(100 * s))
     classes, domains = [""] * len(rows), [""] * len(rows)
     if rows and has_classes(conn):
-        fid_of = dict(conn.execute("SELECT id, file_id FROM predictions WHERE valence_model_id = ? "
-                                   "AND arousal_model_id = ?", pair))
-        row_of = {fid_of[r[0]]: i for i, r in enumerate(rows)}
         parts: dict = {}
         for fid, name, score in conn.execute("SELECT file_id, class, score FROM sound_classes WHERE rank < ? "
                                              "ORDER BY file_id, rank", (SHOWN_CLASSES,)):
@@ -70,9 +68,6 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
     meta, about = [""] * len(rows), [""] * len(rows)
     if rows and has_metadata(conn):
         from va_metadata import TEXT_FIELDS
-        fid_of = dict(conn.execute("SELECT id, file_id FROM predictions WHERE valence_model_id = ? "
-                                   "AND arousal_model_id = ?", pair))
-        row_of = {fid_of[r[0]]: i for i, r in enumerate(rows)}
         for fid, name, catid, *vals in conn.execute(
                 f"SELECT file_id, name, ucs_catid, {', '.join(TEXT_FIELDS)} FROM metadata"):
             i = row_of.get(fid)
@@ -110,12 +105,9 @@ def library_payload(conn: sqlite3.Connection, html_dir, *, lexicon=None, pairs=N
         links = [[a, b] for a, b in zip(pairs["word_a"], pairs["word_b"])]
     traj = {}
     if rows:
-        fid_row = {fid: index[pid] for pid, fid in conn.execute(
-            "SELECT id, file_id FROM predictions WHERE valence_model_id = ? AND arousal_model_id = ?", pair)
-            if pid in index}
         for fid, v, a in conn.execute("SELECT file_id, valence, arousal FROM segments WHERE valence_model_id = ? "
                                       "AND arousal_model_id = ? ORDER BY file_id, start_s", pair):
-            i = fid_row.get(fid)
+            i = row_of.get(fid)
             if i is not None:
                 traj.setdefault(str(i), []).append([round(v, 3), round(a, 3)])
         for k, pts in traj.items():            # at most 400 points per trajectory

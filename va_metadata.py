@@ -151,6 +151,11 @@ def _wav(path, out: dict, notes: list) -> None:
             _put(out, key, getattr(w.info, key, None))
 
 
+#: Containers whose tags PyAV reads when mutagen finds none (Matroska/WebM above all).
+_CONTAINERS = ("matroska", "mp4", "asf", "avi", "mpegts")
+_COMMON = ("title", "artist", "album", "genre", "comment", "description")
+
+
 _ID3 = {"title": "TIT2", "artist": "TPE1", "album": "TALB", "genre": "TCON"}
 _MP4 = {"title": "\xa9nam", "artist": "\xa9ART", "album": "\xa9alb", "genre": "\xa9gen", "comment": "\xa9cmt",
         "description": "desc"}
@@ -177,18 +182,18 @@ def _mutagen(path, out: dict, notes: list) -> bool:
         for key, name in _ASF.items():
             _put(out, key, [str(v) for v in tags.get(name, [])])
     else:                                            # Vorbis comments: FLAC, Ogg Vorbis / Opus / Speex
-        for key in ("title", "artist", "album", "genre", "comment", "description"):
+        for key in _COMMON:
             _put(out, key, tags.get(key))
     return True
 
 
-def _ffmpeg(path, out: dict) -> None:
+def _ffmpeg(path, out: dict, notes: list) -> None:
     import av
     with av.open(str(path), metadata_errors="replace") as c:
         meta = {k.lower(): v for k, v in c.metadata.items()}
         for s in c.streams.audio[:1]:
             meta.update({k.lower(): v for k, v in s.metadata.items() if k.lower() not in meta})
-    for key in ("title", "artist", "album", "genre", "comment", "description"):
+    for key in _COMMON:
         _put(out, key, meta.get(key))
 
 
@@ -205,20 +210,19 @@ def read_metadata(path) -> tuple[dict, list[str]]:
     """
     out: dict = {}
     notes: list[str] = []
-    kind = sniff(path)
-    readers = ([("BWF/iXML/INFO", _wav)] if kind == "wav" else [])
-    readers.append(("tags", _mutagen))
-    for label, reader in readers:
+
+    def attempt(label, reader):
         try:
-            found = reader(path, out, notes)
+            return reader(path, out, notes)
         except Exception as exc:  # noqa: BLE001  damaged tags come in every shape: report, carry on
             notes.append(f"metadata ({label}) unreadable, ignored: {_one_line(exc)}")
-            continue
-        if label == "tags" and not found and kind in ("matroska", "mp4", "asf", "avi", "mpegts"):
-            try:
-                _ffmpeg(path, out)
-            except Exception as exc:  # noqa: BLE001
-                notes.append(f"metadata (container) unreadable, ignored: {_one_line(exc)}")
+            return None
+
+    kind = sniff(path)
+    if kind == "wav":
+        attempt("BWF/iXML/INFO", _wav)
+    if attempt("tags", _mutagen) is False and kind in _CONTAINERS:     # mutagen knows no tags there
+        attempt("container", _ffmpeg)
     for key, value in parse_ucs_name(Path(path).name).items():
         _put(out, key, value)
     if out.get("ucs_catid") and out["ucs_catid"] in ucs_table():      # embedded CatID: fill the names

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import File, Form, Query, Request, UploadFile  # module level: FastAPI reads the routes' annotations here
+from fastapi import File, Form, Query, UploadFile  # module level: FastAPI reads the routes' annotations here
 
 from va_utils import PROJECT_ROOT, EmoTagError, __version__
 
@@ -119,13 +119,13 @@ def _clean(x):
     return x
 
 
-def _worker_analyse(path: str, name: str, segments, timeout: float) -> dict:
-    """Analyse one uploaded file in a worker process; a dict, or ``{"error": ...}``."""
-    import numpy as np
-
-    from extractor import extract_batch
+def _worker_analyse(path: str, name: str, segments, timeout: float, cache: bool = False) -> dict:
+    """Analyse one uploaded file in a worker process; a dict, or ``{"error": ...}``. With
+    ``cache``, its features go to the feature cache, where adding it to the library finds them."""
+    from extractor import default_cache_dir, extract_batch
+    from va_query import CONFIDENT_IN_DOMAIN
     ms = _WORKER["models"]
-    (res,) = extract_batch([path], timeout=timeout)
+    (res,) = extract_batch([path], timeout=timeout, cache_dir=default_cache_dir() if cache else None)
     if not res.ok:
         return {"error": res.error.replace("(--timeout)", "(--analysis-timeout)"), "timeout": "timed out" in res.error}
     X = res.features[None, :]
@@ -133,7 +133,7 @@ def _worker_analyse(path: str, name: str, segments, timeout: float) -> dict:
     row = {k: _clean(v) for k, v in pva.iloc[0].items()}
     out = {"file": name, "sha256": res.sha256, "duration": res.duration, "sample_rate": res.sample_rate,
            "channels": res.channels, **row,
-           "out_of_domain": None if row.get("in_domain") is None else bool(row["in_domain"] < 0.5),
+           "out_of_domain": None if row.get("in_domain") is None else bool(row["in_domain"] < CONFIDENT_IN_DOMAIN),
            "descriptor_scores": {k: _clean(v) for k, v in scores.iloc[0].items()},
            "descriptor_models": ({k: _clean(v) for k, v in ms.predict_descriptors(X).iloc[0].items()}
                                  if _WORKER["descriptors"] else {}),
@@ -144,8 +144,7 @@ def _worker_analyse(path: str, name: str, segments, timeout: float) -> dict:
             out["warnings"] = out["warnings"] + [e["message"] for e in errors]
         keep = [c for c in seg.columns if c not in ("sha256", "path")]
         out["segments"] = [{k: _clean(v) for k, v in r.items()} for r in seg[keep].to_dict("records")]
-    return {k: (_clean(v) if not isinstance(v, (dict, list)) else v) for k, v in out.items()} | {
-        "valence": float(np.clip(out["valence"], -1, 1)), "arousal": float(np.clip(out["arousal"], -1, 1))}
+    return {k: v if isinstance(v, (dict, list)) else _clean(v) for k, v in out.items()}
 
 
 class Analyser:
@@ -185,13 +184,13 @@ class Analyser:
             for p in procs:
                 p.join(timeout=5)
 
-    async def analyse(self, path: str, name: str, segments=None) -> dict:
+    async def analyse(self, path: str, name: str, segments=None, *, keep: bool = False) -> dict:
         from concurrent.futures.process import BrokenProcessPool
         with self._lock:
             if self._pool is None:
                 self._pool = self._make()
             pool = self._pool
-        fut = pool.submit(_worker_analyse, path, name, segments, self.cfg.analysis_timeout)
+        fut = pool.submit(_worker_analyse, path, name, segments, self.cfg.analysis_timeout, keep)
         try:
             out = await asyncio.wait_for(asyncio.wrap_future(fut), timeout=self.cfg.analysis_timeout + 60)
         except asyncio.TimeoutError:
@@ -296,22 +295,9 @@ class Scanner:
 _LOCAL = threading.local()
 
 
-class _Reader:
-    """A thread's read-only connection, reused across requests (its page cache stays warm);
-    ``close()`` keeps it open for the thread's next request."""
-
-    def __init__(self, conn):
-        self._conn = conn
-
-    def __getattr__(self, name):
-        return getattr(self._conn, name)
-
-    def close(self):
-        pass
-
-
 def _read_conn(cfg: ServerConfig):
-    """This worker thread's read-only connection to the library (opened once per thread)."""
+    """This worker thread's read-only connection to the library, opened once per thread and
+    kept (its page cache stays warm); callers do not close it."""
     from va_query import open_library
     key = str(Path(cfg.db).resolve())
     cached = getattr(_LOCAL, "conns", {}).get(key)
@@ -324,38 +310,40 @@ def _read_conn(cfg: ServerConfig):
     conn.execute("PRAGMA query_only = ON")
     conn.execute("PRAGMA cache_size = -65536")           # 64 MB of pages per reading thread
     conn.execute("PRAGMA mmap_size = 268435456")
-    reader = _Reader(conn)
     if not hasattr(_LOCAL, "conns"):
         _LOCAL.conns = {}
-    _LOCAL.conns[key] = reader
-    return reader
+    _LOCAL.conns[key] = conn
+    return conn
+
+
+def library_version(db) -> tuple:
+    """Changes whenever the library does: the modification time and size of the database
+    and of its write-ahead log (stat-ed: microseconds)."""
+    out = []
+    for f in (Path(db), Path(str(db) + "-wal")):
+        try:
+            st = os.stat(f)
+            out += [st.st_mtime_ns, st.st_size]
+        except OSError:
+            out += [0, 0]
+    return tuple(out)
 
 
 class ResultCache:
     """Recent search answers (JSON bytes) keyed by their query, dropped whenever the library
-    changes (the database and its write-ahead log are stat-ed per lookup: microseconds).
+    changes (:func:`library_version`, checked per lookup).
     Repeated searches (a label, a descriptor threshold, the first page) then cost no SQL."""
 
     def __init__(self, db, size: int = 2048):
         from collections import OrderedDict
-        self.files = [Path(db), Path(str(db) + "-wal")]
+        self.db = db
         self.size, self.hits, self.misses = size, 0, 0
         self._d: OrderedDict = OrderedDict()
         self._version = None
         self._lock = threading.Lock()
 
-    def _now(self):
-        out = []
-        for f in self.files:
-            try:
-                st = os.stat(f)
-                out += [st.st_mtime_ns, st.st_size]
-            except OSError:
-                out += [0, 0]
-        return tuple(out)
-
     def get(self, key):
-        v = self._now()
+        v = library_version(self.db)
         with self._lock:
             if v != self._version:
                 self._d.clear()
@@ -457,7 +445,7 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         connect(cfg.db).close()                     # create or migrate the library first
         scanner.start()
         # build the map page in the background, so that the first visit to the map tab is quick
-        threading.Thread(target=lambda: _quietly(_map_html, cfg, map_cache, None), name="emotag-map",
+        threading.Thread(target=lambda: _quietly(_map_html, cfg, map_cache), name="emotag-map",
                          daemon=True).start()
         if start_workers:
             await asyncio.get_running_loop().run_in_executor(None, analyser.start)
@@ -518,23 +506,20 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
     app.mount("/static", StaticFiles(directory=str(WEB_DIR)), name="web")
 
     @app.get("/docs", include_in_schema=False)
-    async def docs(request: Request):
-        tok = request.query_params.get("access_token")
-        suffix = f"?access_token={quote(tok)}" if tok else ""
-        return get_swagger_ui_html(openapi_url="/openapi.json" + suffix, title="emotag API",
-                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js" + suffix,
-                                   swagger_css_url="/static/swagger/swagger-ui.css" + suffix,
-                                   swagger_favicon_url="/static/swagger/favicon.png" + suffix)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="emotag API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon.png")
 
     @app.get("/", include_in_schema=False)
     async def index():
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     @app.get("/map", include_in_schema=False)
-    def map_page(request: Request):
+    def map_page():
         """The library's map (``va_mapview``), playing files through ``/api/audio``."""
-        tok = request.query_params.get("access_token")
-        return HTMLResponse(_map_html(cfg, map_cache, tok))
+        return HTMLResponse(_map_html(cfg, map_cache))
 
     # --- API
     @app.get("/api/health", tags=["library"])
@@ -705,7 +690,7 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         tmp = tempfile.mkdtemp(prefix="emotag_upload_")
         try:
             path, name = await _save_upload(file, tmp)
-            out = await analyser.analyse(path, name, seg)
+            out = await analyser.analyse(path, name, seg, keep=add)
             if add:
                 out["file_id"] = await asyncio.get_running_loop().run_in_executor(None, _keep, cfg, path, name,
                                                                                   out["sha256"])
@@ -860,7 +845,9 @@ def _keep(cfg: ServerConfig, path: str, name: str, sha: str) -> int:
     with _KEEP_LOCK:
         if not dest.exists():
             shutil.copyfile(path, dest)
-        analyse_library([str(dest)], db=cfg.db, models_dir=cfg.models_dir, timeout=cfg.analysis_timeout)
+        from extractor import default_cache_dir           # the worker cached its features: not analysed twice
+        analyse_library([str(dest)], db=cfg.db, models_dir=cfg.models_dir, timeout=cfg.analysis_timeout,
+                        cache_dir=default_cache_dir())
     conn = _read_conn(cfg)
     r = conn.execute("SELECT id FROM audio_files WHERE sha256 = ?", (sha,)).fetchone()
     if r is None:
@@ -868,17 +855,17 @@ def _keep(cfg: ServerConfig, path: str, name: str, sha: str) -> int:
     return r[0]
 
 
-def _map_html(cfg: ServerConfig, cache: dict, token: str | None) -> str:
-    """The map page of ``va_mapview`` with links through ``/api/audio``; cached until the library changes."""
+def _map_html(cfg: ServerConfig, cache: dict) -> str:
+    """The map page of ``va_mapview`` with links through ``/api/audio``; cached until the library changes.
+    With a token, the page's audio requests carry the cookie its first visit set."""
     from va_data_loader import load_descriptor_pairs, load_lexicon
     from va_mapview import library_payload, render
     db = Path(cfg.db)
-    key = tuple(os.stat(p).st_mtime_ns if os.path.exists(p) else 0 for p in (db, Path(str(db) + "-wal"))) + (token,)
+    key = library_version(db)
     if cache.get("key") != key:
         conn = _read_conn(cfg)
         payload = library_payload(conn, db.parent, lexicon=load_lexicon(), pairs=load_descriptor_pairs())
-        tok = f"access_token={quote(token)}&" if token else ""
-        payload["srcdir"] = [f"/api/audio?{tok}path=" + quote(os.path.join(f, ""), safe="") for f in payload["folders"]]
+        payload["srcdir"] = ["/api/audio?path=" + quote(os.path.join(f, ""), safe="") for f in payload["folders"]]
         cache.clear()
         cache.update(key=key, html=render(payload, title="emotag: the library"))
     return cache["html"]
