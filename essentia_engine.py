@@ -80,6 +80,12 @@ class ExtractorConfig:
         the same decoded signal resampled to 16 kHz. On by default: the shipped models
         use the embedding, and the class scores say what each file is. Block-wise
         (long files) and per-window (``--segments``) analysis stream it patch by patch.
+    psychoacoustics : bool
+        Also compute the ``psy.`` group (:mod:`va_psychoacoustics`): ISO 532-1 loudness,
+        DIN 45692 sharpness, roughness and tonality per frame (with the usual statistics),
+        and percentile loudness N5, fluctuation strength, modulation rate and Zwicker's
+        psychoacoustic annoyance over the frame sequence. On the low-level frame grid, so
+        whole-file, block-wise and per-window analysis agree.
     silence_dither : float
         Amplitude of the seeded Gaussian noise written into samples that are exactly 0.
         Essentia's ``Extractor`` adds *unseeded* noise to digitally silent frames, which
@@ -100,6 +106,7 @@ class ExtractorConfig:
     loudness_norm: float | None = None
     silence_dither: float = 1e-4
     yamnet: bool = True
+    psychoacoustics: bool = True
 
     def __post_init__(self):
         bad = [s for s in self.stats if s not in _STATS]
@@ -114,6 +121,8 @@ class ExtractorConfig:
         d["engine"] = "essentia.standard.Extractor"
         if not d["yamnet"]:
             del d["yamnet"]     # configurations from before the field keep their key and their models
+        if not d["psychoacoustics"]:
+            del d["psychoacoustics"]
         return d
 
     @classmethod
@@ -121,6 +130,7 @@ class ExtractorConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in fields}
         kw.setdefault("yamnet", False)      # written before the field existed: no YAMNet group
+        kw.setdefault("psychoacoustics", False)
         if "stats" in kw:
             kw["stats"] = tuple(kw["stats"])
         return cls(**kw)
@@ -173,6 +183,7 @@ class _LowLevel:
 
     def __init__(self, config):
         es = _essentia()
+        self.config = config
         kw = dict(frameSize=config.frame_size, hopSize=config.hop_size, sampleRate=float(config.sample_rate))
         self.plain = es.LowLevelSpectralExtractor(**kw)
         self.eqloud = es.LowLevelSpectralEqloudExtractor(**kw)
@@ -187,7 +198,30 @@ class _LowLevel:
             pool[("sfx." if n in _SFX_OUTPUTS else "lowLevel.") + n] = v
         for n, v in zip(self.eqloud_names, self.eqloud(y)):
             pool["lowLevel." + n] = v
+        return _with_psy(pool, y, self.config)
+
+
+def _with_psy(pool, y, config):
+    """Add the per-frame ``psy.`` descriptors (on the pool's own frame grid) when configured."""
+    if not config.psychoacoustics:
         return pool
+    import va_psychoacoustics
+    if not isinstance(pool, dict):
+        pool = _Pool({n: pool[n] for n in pool.descriptorNames()})
+    framed = [n for n in pool if n.startswith(("lowLevel.", "sfx.")) and np.ndim(pool[n]) >= 1 and len(pool[n])]
+    n_fr = min(len(pool[n]) for n in framed) if framed else 0
+    pool.update(va_psychoacoustics.frame_descriptors(y, config.sample_rate, config.frame_size, config.hop_size, n_fr))
+    return pool
+
+
+class _Extractor:
+    """Essentia's ``Extractor`` (rhythm or tonal groups), with the ``psy.`` frames added."""
+
+    def __init__(self, config, algo):
+        self.config, self.algo = config, algo
+
+    def __call__(self, y):
+        return _with_psy(self.algo(y), y, self.config)
 
 
 @functools.lru_cache(maxsize=8)
@@ -200,11 +234,11 @@ def _algorithm(config: ExtractorConfig):
     if not (config.rhythm or config.tonal):
         return _LowLevel(config)
     es = _essentia()
-    return es.Extractor(
+    return _Extractor(config, es.Extractor(
         lowLevel=True, rhythm=config.rhythm, midLevel=config.tonal, tuning=config.tonal,
         highLevel=False, dynamics=False, relativeIoi=False, sampleRate=float(config.sample_rate),
         lowLevelFrameSize=config.frame_size, lowLevelHopSize=config.hop_size,
-    )
+    ))
 
 
 def _frame_stats(a: np.ndarray, stats) -> list[tuple[str, np.ndarray]]:
@@ -270,7 +304,7 @@ def aggregate(pool, config: ExtractorConfig) -> dict[str, float]:
 
     names = sorted(pool.descriptorNames() if hasattr(pool, "descriptorNames") else pool.keys())
     for name in names:
-        if name.startswith(("lowLevel.", "sfx.")):
+        if name.startswith(("lowLevel.", "sfx.", "psy.")):
             put_stats(name, pool[name])
     for table, enabled in ((_RHYTHM_KEYS, config.rhythm), (_TONAL_KEYS, config.tonal)):
         if not enabled:
@@ -421,10 +455,18 @@ def _features(y: np.ndarray, config: ExtractorConfig, *, yamnet: bool = True) ->
         feats.update(envelope_features(y, config.sample_rate))
     if config.prosody:
         feats.update(prosody_features(pool, config))
+    if config.psychoacoustics:
+        feats.update(psy_sequence(pool, config))
     if config.yamnet and yamnet:
         import va_yamnet
         feats.update(va_yamnet.features(y, config.sample_rate))
     return feats
+
+
+def psy_sequence(pool, config: ExtractorConfig) -> dict[str, float]:
+    """The ``psy.`` features of a frame sequence (:func:`va_psychoacoustics.sequence_features`)."""
+    import va_psychoacoustics
+    return va_psychoacoustics.sequence_features(pool, config.sample_rate / config.hop_size)
 
 
 def _reference_signal(sr: int) -> np.ndarray:
@@ -605,7 +647,7 @@ def _stream_frames(chunks, config: ExtractorConfig, block: int, *, tail_keep: in
         seg = np.concatenate([tail[-ctx:], x]) if start else x
         s0 = start - (seg.size - x.size)
         pool = extractor(seg)
-        names = [n for n in pool.descriptorNames() if n.startswith(("lowLevel.", "sfx."))]
+        names = [n for n in pool.descriptorNames() if n.startswith(("lowLevel.", "sfx.", "psy."))]
         n_fr = min(len(pool[n]) for n in names)
         c = s0 + np.arange(n_fr) * hop
         keep = (c >= (start - lead if start else 0)) & ((c < start + block - lead) | last)
@@ -701,6 +743,8 @@ def analyse_stream(open_chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, blo
     feats["sfx.effective_duration"] = float(hist[int(np.ceil(thr * 65536.0)):].sum() / sr)
     if config.prosody:
         feats.update(prosody_features(pool, config))
+    if config.psychoacoustics:
+        feats.update(psy_sequence(pool, config))
     if ystream is not None:
         import va_yamnet
         feats.update(zip(va_yamnet.feature_names(), np.concatenate(ystream.finish().pooled())))
@@ -799,6 +843,8 @@ def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window
         part = {n: v[lo:hi] for n, v in pool.items()}
         if config.prosody:
             feats.update(prosody_features(part, config))
+        if config.psychoacoustics:
+            feats.update(psy_sequence(part, config))
         if ystream is not None:
             feats.update(zip(ynames, ystream.window(a / sr, b / sr)))
         with warnings.catch_warnings():

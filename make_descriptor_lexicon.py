@@ -2,7 +2,7 @@
 
 Reads a full NRC-VAD copy (which must not be committed: its licence forbids
 redistribution) and ``data/descriptor_pairs.csv``; writes only the rows for the
-descriptor words, the RAVDESS category words and the GEMS words. Run it again after
+descriptor words, the RAVDESS category words, the GEMS words and the EmoGator category words. Run it again after
 editing the pairs file. It also writes ``data/yamnet_class_va.csv``: for each of YAMNet's
 521 class names, the mean valence and arousal of the lexicon terms in the name (the whole
 name when the lexicon has it, else its comma-separated parts, else its words of three or
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 from va_cli import add_common_args, exit_main, parser, run_main
-from va_data_loader import GEMS_WORDS, RAVDESS_EMOTIONS, load_descriptor_pairs, load_lexicon
+from va_data_loader import EMOGATOR_WORDS, GEMS_WORDS, RAVDESS_EMOTIONS, load_descriptor_pairs, load_lexicon
 from va_io import write_csv
 from va_utils import DEFAULT_LEXICON, DEFAULT_PAIRS
 from va_yamnet import CLASS_VA as DEFAULT_CLASS_VA, class_lexicon_va
@@ -39,6 +39,7 @@ def _run(args):
     pairs = load_descriptor_pairs(args.pairs)
     words = list(pairs["word_a"]) + list(pairs["word_b"]) + list(RAVDESS_EMOTIONS.values())
     words += [w for group in GEMS_WORDS.values() for w in group]
+    words += [w for group in EMOGATOR_WORDS.values() for w in group]
     words = list(dict.fromkeys(words))
     missing = [w for w in words if w not in full.index]
     if missing:

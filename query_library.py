@@ -64,7 +64,8 @@ def build_parser():
     ap.add_argument("--under", metavar="FOLDER", help="only files inside this folder")
     ap.add_argument("--class", dest="classes", action="append", default=[], metavar="NAME",
                     help="a sound class among the file's top classes (repeatable: all of)")
-    ap.add_argument("--domain", choices=("speech", "music", "other"), help="only files of this domain")
+    ap.add_argument("--domain", choices=("speech", "music", "vocal", "other"),
+                    help="only files of this domain (vocal: laughs, screams, sighs and other vocal bursts)")
     ap.add_argument("--text", metavar="QUERY", help="words in the name or metadata (FTS5 syntax, see above)")
     ap.add_argument("--category", metavar="CAT", help="a UCS category, short name or CatID (DOORS, DOOR, DOORWood)")
     ap.add_argument("--confident", action="store_true",

@@ -60,6 +60,12 @@ def build_parser():
     src.add_argument("--ravdess", metavar="DIR", help="RAVDESS speech folder (Actor_XX/*.wav|flac)")
     src.add_argument("--emotify", metavar="DIR", help="Emotify folder holding labels.csv")
     src.add_argument("--emo-soundscapes", metavar="DIR", help="Emo-Soundscapes root folder")
+    src.add_argument("--sonancia", metavar="DIR", help="Sonancia folder (game sound effects; targets from its pairwise "
+                                                          "judgements, va_data_loader.pair_scores)")
+    src.add_argument("--sievers", metavar="DIR", help="Sievers synthetic-sound folder (arousal only)")
+    src.add_argument("--emogator", metavar="DIR", help="EmoGator vocal-burst folder (lexicon targets of the 30 categories)")
+    src.add_argument("--emogator-takes", metavar="N", type=int, nargs="+", choices=(1, 2, 3), default=[1, 2, 3],
+                     help="which of EmoGator's three takes per contributor and category to use (default: all)")
     src.add_argument("--csv", metavar="FILE", action="append", default=[],
                      help="generic labelled CSV file,valence,arousal[,group] (repeatable)")
     src.add_argument("--audio-root", metavar="DIR", help="root for the paths of --csv files (default: the CSV's folder)")
@@ -92,12 +98,14 @@ def tables_from_audio(args, out_dir):
     """Extract features of every labelled file; write out_*.csv.gz and out_labels.csv."""
     lex = load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
     frames = []
-    for kind, path in (("ravdess", args.ravdess), ("emotify", args.emotify), ("emo-soundscapes", args.emo_soundscapes)):
+    for kind, path in (("ravdess", args.ravdess), ("emotify", args.emotify), ("emo-soundscapes", args.emo_soundscapes),
+                       ("sonancia", args.sonancia), ("sievers", args.sievers), ("emogator", args.emogator)):
         if path:
-            frames.append(load_corpus(kind, path, lexicon=lex))
+            frames.append(load_corpus(kind, path, lexicon=lex, instances=args.emogator_takes))
     frames += [load_corpus("csv", c, audio_root=args.audio_root) for c in args.csv]
     if not frames:
-        raise BadLabelError("no training data: give --ravdess, --emotify, --emo-soundscapes, --csv or --features")
+        raise BadLabelError("no training data: give corpora (--ravdess, --emotify, --sonancia, --sievers, --emogator, "
+                            "--emo-soundscapes, --csv) or --features")
     labels = pd.concat(frames, ignore_index=True)
     log.info("extracting features of %d labelled files", len(labels))
     results = extract_batch(labels["path"], config=DEFAULT_CONFIG, **extraction_args(args), progress=show_progress(args))
@@ -120,6 +128,7 @@ def tables_from_audio(args, out_dir):
     tables = {}
     for t in args.targets:
         tab = pd.concat([labels[TRAINING_META_COLUMNS + [t]], feats], axis=1)
+        tab = tab[np.isfinite(tab[t].to_numpy(float))].reset_index(drop=True)   # Sievers has no valence
         write_csv(tab, out_dir / TABLE_FILES[t], config=DEFAULT_CONFIG, source="train_emo_model.py (audio)")
         tables[t] = tab
     bookkeeping = ("path", "modality", "channel", "emotion_id", "statement", "repetition", "is_mix")
@@ -172,7 +181,8 @@ def uncertainty_metadata(model, X, y, oof, groups, args) -> dict:
 
 def _run(args):
     out_dir, models_dir = Path(args.out_dir), Path(args.models_dir)
-    if args.features and (args.ravdess or args.emotify or args.emo_soundscapes or args.csv):
+    if args.features and (args.ravdess or args.emotify or args.emo_soundscapes or args.csv or args.sonancia
+                          or args.sievers or args.emogator):
         raise BadLabelError("give either corpora or --features, not both")
     tables = tables_from_features(args) if args.features else tables_from_audio(args, out_dir)
     emo = None if args.no_classifier else emotion_table(args, tables, out_dir)

@@ -37,7 +37,7 @@ from va_utils import PROJECT_ROOT, EmoTagError, log, sha256_file
 
 RECIPE_A_CONFIG = ExtractorConfig(sample_rate=32000, frame_size=2048, hop_size=1024, rhythm=False, tonal=False,
                                   stats=("mean", "stdev"), envelope=False, prosody=False, trim_db=None,
-                                  yamnet=False)    # the reference recipe as published: Essentia only
+                                  yamnet=False, psychoacoustics=False)  # the reference recipe as published: Essentia only
 THESIS_SR = 22050
 PEER_DIR_DEFAULT = PROJECT_ROOT.parent / "shared" / "peers" / "essentia-musicnn"
 PEER_PYTHON_DEFAULT = PROJECT_ROOT / ".venv-peer" / "bin" / "python"

@@ -418,6 +418,21 @@ def load_emotify(root, *, lexicon: pd.DataFrame | None = None) -> pd.DataFrame:
     return _check_targets(df, str(lab))
 
 
+
+# EmoGator's 30 intended-emotion categories -> the lexicon words whose mean coordinates are
+# its valence/arousal targets (as for RAVDESS). Two categories need a word of their own.
+EMOGATOR_WORDS = {
+    "Adoration": ("adoration",), "Amusement": ("amusement",), "Anger": ("anger",), "Awe": ("awe",),
+    "Confusion": ("confusion",), "Contempt": ("contempt",), "Contentment": ("contentment",),
+    "Desire": ("desire",), "Disappointment": ("disappointment",), "Disgust": ("disgust",),
+    "Distress": ("distress",), "Ecstasy": ("ecstasy",), "Elation": ("elation",),
+    "Embarrassment": ("embarrassment",), "Fear": ("fear",), "Guilt": ("guilt",), "Interest": ("interest",),
+    "Neutral": ("neutral",), "Pain": ("pain",), "Pride": ("pride",), "Realization": ("realization",),
+    "Relief": ("relief",), "Romantic Love": ("romantic", "love"), "Sadness": ("sadness",),
+    "Serenity": ("serenity",), "Shame": ("shame",), "Surprise (Negative)": ("shock",),
+    "Surprise (Positive)": ("surprise",), "Sympathy": ("sympathy",), "Triumph": ("triumph",),
+}
+
 SONANCIA_DIMENSIONS = ("arousal", "valence", "tension")
 
 
@@ -460,8 +475,131 @@ def load_sonancia(root) -> tuple[pd.DataFrame, dict]:
     return clips, pairs
 
 
-def load_corpus(kind: str, path, *, lexicon=None, audio_root=None) -> pd.DataFrame:
-    """Dispatch on ``kind`` in {"ravdess", "emotify", "emo-soundscapes", "csv"}."""
+def load_sievers(root) -> pd.DataFrame:
+    """Load the Sievers et al. (2017) synthetic sounds from ``root`` (``labels.csv``, ``sounds/``).
+
+    Arousal is ``2 * p_high_arousal - 1`` (the share of listeners' high-arousal choices on
+    [-1, 1]); there is no valence (NaN: the two-choice framing fixes valence, not the sound).
+    Group: the stimulus (``stim``), which recurs across the five parameter bins.
+    """
+    root = Path(root)
+    lab = root / "labels.csv"
+    if not lab.is_file():
+        raise BadLabelError(f"{root}: no labels.csv")
+    df = pd.read_csv(lab, dtype={"file": str, "stim": str, "method": str})
+    missing = [c for c in ("file", "stim", "method", "p_high_arousal") if c not in df.columns]
+    if missing:
+        raise BadLabelError(f"{lab}: missing column(s) {missing}")
+    p = pd.to_numeric(df["p_high_arousal"], errors="coerce")
+    bad = p.isna() | (p < 0) | (p > 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise BadLabelError(f"{lab}, line {i + 2}: p_high_arousal is {show(df['p_high_arousal'].iloc[i])}, "
+                            "expected a share in 0..1")
+    df["path"] = [str((root / "sounds" / f).resolve()) for f in df["file"]]
+    df["file"] = [f"sounds/{f}" for f in df["file"]]
+    df["arousal"] = 2.0 * p - 1.0
+    df["valence"] = np.nan
+    df["group"] = [f"stim{s}" for s in df["stim"]]
+    df["corpus"] = "sievers"
+    return df
+
+
+def load_emogator(root, *, lexicon: pd.DataFrame | None = None, instances=None) -> pd.DataFrame:
+    """Load the EmoGator vocal bursts from ``root`` (``labels.csv``, ``sounds/``).
+
+    Valence and arousal are the lexicon coordinates of the category words
+    (:data:`EMOGATOR_WORDS`); the category is kept as ``burst_emotion``. Group: the
+    contributor (a speaker must not be on both sides of a split). ``instances``: keep only
+    these takes (1-3) of each contributor and category (None: all).
+    """
+    root = Path(root)
+    lab = root / "labels.csv"
+    if not lab.is_file():
+        raise BadLabelError(f"{root}: no labels.csv")
+    lexicon = load_lexicon() if lexicon is None else lexicon
+    df = pd.read_csv(lab, dtype={"file": str, "category": str})
+    missing = [c for c in ("file", "contributor", "category", "instance") if c not in df.columns]
+    if missing:
+        raise BadLabelError(f"{lab}: missing column(s) {missing}")
+    unknown = sorted(set(df["category"]) - set(EMOGATOR_WORDS))
+    if unknown:
+        raise BadLabelError(f"{lab}: unknown categor{'y' if len(unknown) == 1 else 'ies'} {unknown}")
+    if instances is not None:
+        df = df[df["instance"].isin(list(instances))].reset_index(drop=True)
+    cats = list(EMOGATOR_WORDS)
+    coords = dict(zip(cats, word_coords(lexicon, [EMOGATOR_WORDS[c] for c in cats], source="EmoGator categories")))
+    df["valence"] = [coords[c][0] for c in df["category"]]
+    df["arousal"] = [coords[c][1] for c in df["category"]]
+    df["path"] = [str((root / "sounds" / f).resolve()) for f in df["file"]]
+    df["file"] = [f"sounds/{f}" for f in df["file"]]
+    df["burst_emotion"] = df["category"].str.lower()
+    df["group"] = [f"contributor{int(c):03d}" for c in df["contributor"]]
+    df["corpus"] = "emogator"
+    df = df.drop(columns=["category"])
+    return _check_targets(df, str(lab))
+
+
+def pair_scores(clips, pairs: pd.DataFrame) -> np.ndarray:
+    """Per-clip scores on [-1, 1] from pairwise judgements: a Bradley-Terry fit, rescaled.
+
+    ``clips``: the clip names; ``pairs``: ``preferred, unpreferred`` rows (the preferred
+    clip is the higher one). A small ridge (one virtual tie with every other clip) keeps
+    clips that always win or always lose finite. The strengths are min-max scaled to
+    [-1, 1]: the order is what the crowd judged, the scale is not.
+    """
+    clips = list(clips)
+    ix = {c: i for i, c in enumerate(clips)}
+    n = len(clips)
+    wins = np.zeros((n, n))
+    for a, b in zip(pairs["preferred"], pairs["unpreferred"]):
+        wins[ix[a], ix[b]] += 1
+    wins += 0.5 / max(n - 1, 1) * (1 - np.eye(n))          # the virtual ties
+    games = wins + wins.T
+    p = np.ones(n)
+    for _ in range(500):                                    # Zermelo / MM iterations
+        denom = (games / (p[:, None] + p[None, :])).sum(axis=1)
+        new = wins.sum(axis=1) / np.maximum(denom, 1e-12)
+        new /= np.exp(np.log(new).mean())
+        if np.max(np.abs(np.log(new) - np.log(p))) < 1e-9:
+            p = new
+            break
+        p = new
+    s = np.log(p)
+    return 2 * (s - s.min()) / max(s.max() - s.min(), 1e-12) - 1
+
+
+def load_sonancia_targets(root) -> pd.DataFrame:
+    """Sonancia clips with per-clip valence, arousal and tension from :func:`pair_scores` (group: the clip)."""
+    clips, pairs = load_sonancia(root)
+    for dim in SONANCIA_DIMENSIONS:
+        clips[dim] = pair_scores(clips["clip"], pairs[dim])
+    return clips
+
+
+_GROUP_PREFIXES = (("actor", "ravdess"), ("track", "emotify"), ("stim", "sievers"), ("contributor", "emogator"))
+_SONANCIA_GROUP = re.compile(r"^\d+_\d+_C\d+_\d+$")
+
+
+def corpus_of_group(group) -> str:
+    """The corpus a training group belongs to, from the group names the loaders write.
+
+    ``actorNN`` RAVDESS, ``trackN`` Emotify, ``stim...`` Sievers, ``contributorNNN``
+    EmoGator, a Sonancia clip name (``10_1_C1_20``) Sonancia; anything else "other" (one
+    pool, e.g. a generic CSV's groups). Used to give every corpus the same weight.
+    """
+    g = str(group)
+    for prefix, corpus in _GROUP_PREFIXES:
+        if g.startswith(prefix) and g[len(prefix):len(prefix) + 1].isalnum():
+            return corpus
+    return "sonancia" if _SONANCIA_GROUP.match(g) else "other"
+
+
+CORPUS_KINDS = ("ravdess", "emotify", "sonancia", "sievers", "emogator", "emo-soundscapes", "csv")
+
+
+def load_corpus(kind: str, path, *, lexicon=None, audio_root=None, instances=None) -> pd.DataFrame:
+    """Dispatch on ``kind`` in :data:`CORPUS_KINDS` (``instances``: EmoGator's takes to keep)."""
     if kind == "ravdess":
         return load_ravdess(path, lexicon=lexicon)
     if kind == "emotify":
@@ -470,4 +608,10 @@ def load_corpus(kind: str, path, *, lexicon=None, audio_root=None) -> pd.DataFra
         return load_emo_soundscapes(path)
     if kind == "csv":
         return load_generic_csv(path, audio_root)
-    raise BadLabelError(f"unknown corpus kind {kind!r}; expected ravdess, emotify, emo-soundscapes or csv")
+    if kind == "sonancia":
+        return load_sonancia_targets(path)
+    if kind == "sievers":
+        return load_sievers(path)
+    if kind == "emogator":
+        return load_emogator(path, lexicon=lexicon, instances=instances)
+    raise BadLabelError(f"unknown corpus kind {kind!r}; expected one of {', '.join(CORPUS_KINDS)}")

@@ -113,7 +113,10 @@ def fit_search(pipe, grid, X, y, groups, *, folds: int = 5, jobs: int = 1, seed:
     only = _single_candidate(grid)
     if only is not None:
         with _fitting():
-            return FixedModel(clone(pipe).set_params(**only).fit(X, y), only)
+            model = clone(pipe).set_params(**only)
+            if getattr(model, "accepts_groups", False):   # it makes grouped folds of its own
+                return FixedModel(model.fit(X, y, groups=groups), only)
+            return FixedModel(model.fit(X, y), only)
     cv = group_folds(groups, folds, seed=seed)
     search = GridSearchCV(pipe, grid, cv=cv, scoring=scoring, n_jobs=jobs, refit=True, error_score="raise")
     with _fitting():

@@ -9,7 +9,7 @@ valence, arousal, top 3 descriptors, emotion label, in-domain score, domain, top
 sound classes and the file's description and UCS CatID), plays the file on click through a
 path relative to the HTML file, filters by descriptor score, emotion label, folder, words
 in the name or the metadata (the text ``query_library.py --text`` searches; every word
-must occur), domain (speech, music, other) and sound class, colours the points by a chosen field, places the descriptor words with their
+must occur), domain (speech, music, vocal, other) and sound class, colours the points by a chosen field, places the descriptor words with their
 pair links in the plane, and, for files analysed with ``--segments``, draws the clicked
 file's trajectory through the plane (its windows in time order).
 
@@ -153,7 +153,7 @@ _PAGE = r"""<!DOCTYPE html>
  <label for="folder">folder</label><select id="folder"><option value="">(all)</option></select>
  <label for="text">name or metadata contains</label><input id="text" type="text" placeholder="e.g. door creak">
  <label for="domain">domain</label><select id="domain"><option value="">(all)</option>
-  <option>speech</option><option>music</option><option>other</option></select>
+  <option>speech</option><option>music</option><option>vocal</option><option>other</option></select>
  <label for="cls">sound class contains</label><input id="cls" type="text" placeholder="e.g. siren">
  <div id="status"></div><div id="legend"></div><div id="now"></div>
  <p style="color:#777;font-size:11px">Hover a point for details; click it to play the file (and see its

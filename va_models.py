@@ -59,11 +59,11 @@ def feature_space(model):
     """The fitted transformer that standardises a model's inputs (its log-energy and scaler steps).
 
     For a pipeline, every step but the last; for a stack, that of its first base model;
-    for a :class:`SoundVA`, that of its stack.
+    for a :class:`SoundVA`, that of its stack; for an :class:`AcousticVA`, that of its linear base.
     ``feature_space(model).transform(X)`` gives the z-scores against the training files
     that the in-domain score counts (:func:`out_of_range_share`).
     """
-    if isinstance(model, SoundVA):
+    if isinstance(model, (SoundVA, AcousticVA)):
         return model.feature_space()
     if hasattr(model, "estimators_"):                      # StackingRegressor / StackingClassifier
         model = model.estimators_[0]
@@ -435,10 +435,142 @@ def _sound(kind, names, target=None):
     return SoundVA(tuple(names), target=target), {}
 
 
+class AcousticVA(RegressorMixin, BaseEstimator):
+    """Valence or arousal from how a sound sounds and what it is, for every kind of sound.
+
+    No hand-over: acoustics count in every domain. Two acoustic bases read our Essentia
+    and psychoacoustic features plus YAMNet's embedding (log-energy -> standardised ->
+    bounded to ±3): a ridge regression and an RBF kernel ridge (Nystroem features). A
+    ridge meta-model then combines their out-of-fold predictions with the lexicon prior
+    of the sound classes (:func:`va_yamnet.lexicon_prior`), each also weighted by the
+    file's soft domain memberships (:func:`va_yamnet.domain_shares`: speech, music, vocal
+    burst, other), so how much the acoustics and the class names count is fitted per
+    domain, on data, instead of a fixed rule.
+
+    ``fit(X, y, groups=...)``: the bases' out-of-fold predictions come from folds grouped
+    by ``groups`` (a speaker, track or source is never on both sides), and each corpus
+    (named by :func:`va_data_loader.corpus_of_group`) weighs the same in every fit.
+
+    Parameters
+    ----------
+    feature_names : tuple of str
+        The full feature vector's names (with the YAMNet group).
+    target : {"valence", "arousal"} or None
+        Which prior coordinate the meta-model may use (None: no prior).
+    semantic : bool
+        Give the meta-model the prior and the domain memberships (False: the acoustic
+        bases alone, for the harness's ablation).
+    psy : bool
+        Let the bases read the ``psy.`` group (False: the harness's ablation).
+    """
+
+    accepts_groups = True
+
+    def __init__(self, feature_names=(), target=None, semantic=True, psy=True, n_components=400, folds=5):
+        self.feature_names = feature_names
+        self.target = target
+        self.semantic = semantic
+        self.psy = psy
+        self.n_components = n_components
+        self.folds = folds
+
+    def __sklearn_clone__(self):
+        return type(self)(feature_names=tuple(self.feature_names), target=self.target, semantic=self.semantic,
+                          psy=self.psy, n_components=self.n_components, folds=self.folds)
+
+    def _bases(self):
+        from sklearn.kernel_approximation import Nystroem
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import Pipeline
+        names = list(self.feature_names)
+        keep = [i for i in feature_group(names, embedding=True) if self.psy or not names[i].startswith("psy.")]
+        pre = [("select", Select(tuple(keep))), ("log", EnergyLog(tuple(names[i] for i in keep))),
+               ("scale", _scaler()), ("clip", Clip(3.0))]
+        alphas = np.logspace(0, 5, 11)
+        lin = Pipeline(pre + [("model", RidgeCV(alphas=alphas))])
+        rbf = Pipeline(pre + [("kernel", Nystroem(kernel="rbf", gamma=1.0 / (len(keep) * 4.0),
+                                                   n_components=self.n_components, random_state=0)),
+                              ("model", RidgeCV(alphas=np.logspace(-2, 3, 11)))])
+        return [lin, rbf]
+
+    def _semantic(self, X):
+        import va_yamnet
+        S = np.asarray(X, dtype=np.float64)[:, self.score_index_]
+        D = va_yamnet.domain_shares(S)
+        cols = [D]
+        if self.target in ("valence", "arousal"):
+            cols.append(va_yamnet.lexicon_prior(S)[:, [0 if self.target == "valence" else 1]])
+        return np.column_stack(cols), D
+
+    def _meta_inputs(self, B, X):
+        if not self.semantic or not self.score_index_:
+            return B
+        sem, D = self._semantic(X)
+        parts = [B, sem]
+        for k in range(D.shape[1]):
+            parts.append(B * D[:, [k]])
+            if sem.shape[1] > D.shape[1]:
+                parts.append(sem[:, -1:] * D[:, [k]])
+        return np.column_stack(parts)
+
+    def fit(self, X, y, groups=None, sample_weight=None):
+        from sklearn.linear_model import Ridge
+        from sklearn.model_selection import GroupKFold, KFold
+
+        from va_data_loader import corpus_of_group
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        names = list(self.feature_names)
+        if X.shape[1] != len(names):
+            raise EmoTagError(f"AcousticVA: X has {X.shape[1]} columns, feature_names {len(names)}")
+        self.score_index_ = [i for i, n in enumerate(names) if n.startswith(SCORE_PREFIX)]
+        if sample_weight is None:
+            if groups is not None:
+                corpus = np.array([corpus_of_group(g) for g in groups])
+                _, inv, counts = np.unique(corpus, return_inverse=True, return_counts=True)
+                sample_weight = (len(y) / len(counts)) / counts[inv]
+            else:
+                sample_weight = np.ones(len(y))
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if groups is not None and len(np.unique(groups)) >= self.folds:
+            splits = list(GroupKFold(n_splits=self.folds).split(X, y, groups))
+        else:
+            splits = list(KFold(n_splits=self.folds, shuffle=True, random_state=0).split(X))
+        bases = self._bases()
+        B = np.zeros((len(y), len(bases)))
+        for tr, te in splits:
+            for j, b in enumerate(bases):
+                B[te, j] = clone(b).fit(X[tr], y[tr], model__sample_weight=w[tr]).predict(X[te])
+        self.bases_ = [b.fit(X, y, model__sample_weight=w) for b in bases]
+        self.meta_ = Ridge(alpha=1.0).fit(self._meta_inputs(B, X), y, sample_weight=w)
+        return self
+
+    def feature_space(self):
+        return feature_space(self.bases_[0])
+
+    def predict(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        B = np.column_stack([b.predict(X) for b in self.bases_])
+        return np.clip(self.meta_.predict(self._meta_inputs(B, X)), -1.0, 1.0)
+
+
+def _scaler():
+    from sklearn.preprocessing import StandardScaler
+    return StandardScaler()
+
+
+def _acoustic(kind, names, target=None):
+    """:class:`AcousticVA` (regression); for classification, the linear recipe."""
+    if kind == "classification":
+        return _linear(kind, names)
+    return AcousticVA(tuple(names), target=target), {}
+
+
 RECIPES = {"svm": _svm, "linear": _linear, "hgb": _hgb, "mlp": _mlp, "stack": _stack, "stack_clip": _stack_clip,
-           "sound": _sound}
-# The recipes our shipped models use (chosen by evaluate_models.py; see docs/RESULTS.md).
-DEFAULT_RECIPES = {"regression": "sound", "classification": "linear"}
+           "sound": _sound, "acoustic": _acoustic}
+# The recipes our shipped models use (chosen by evaluate_models.py; see docs/RESULTS.md):
+# valence/arousal, the emotion classifiers, and the descriptor models (trained on one
+# corpus's ratings, where the domain-aware stack has nothing to combine).
+DEFAULT_RECIPES = {"regression": "acoustic", "classification": "linear", "descriptor": "sound"}
 
 
 def make_model(recipe: str, kind: str, feature_names, *, target: str | None = None):
@@ -452,6 +584,6 @@ def make_model(recipe: str, kind: str, feature_names, *, target: str | None = No
         raise EmoTagError(f"unknown model recipe {recipe!r}; expected one of {sorted(RECIPES)}")
     if kind not in ("regression", "classification"):
         raise EmoTagError(f"kind must be regression or classification, got {kind!r}")
-    if recipe == "sound":
-        return _sound(kind, list(feature_names), target=target if target in ("valence", "arousal") else None)
+    if recipe in ("sound", "acoustic"):
+        return RECIPES[recipe](kind, list(feature_names), target=target if target in ("valence", "arousal") else None)
     return RECIPES[recipe](kind, list(feature_names))

@@ -79,7 +79,7 @@ def check_class(name: str) -> str:
     raise EmoTagError(f"{name!r} is not one of YAMNet's {len(known)} sound classes{did_you_mean(name, known)}")
 
 
-DOMAINS = ("speech", "music", "other")
+DOMAINS = ("speech", "music", "vocal", "other")   # va_yamnet.DOMAINS, without importing the model runtime
 #: SQL of a file's shown classes ("Rain 0.60; Water 0.57; ...") and of its domain.
 _CLASSES_SQL = (f"(SELECT group_concat(c.class || ' ' || printf('%.2f', c.score), '; ') FROM "
                 f"(SELECT class, score FROM sound_classes WHERE file_id = p.file_id AND rank < {SHOWN_CLASSES} "
@@ -185,7 +185,7 @@ def find(conn, *, near=None, descriptors=(), labels=(), under=None, limit: int |
     classes : list of str
         YAMNet sound classes ("Rain", "Siren", ...; any case, checked): each must be among
         the file's top classes (the five stored per file).
-    domain : {"speech", "music", "other"} or None
+    domain : {"speech", "music", "vocal", "other"} or None
         Only files of this coarse domain.
     sort : {"arousal", "valence", "-arousal", "-valence"} or None
         Without ``near`` or ``descriptors``: highest first (with "-": lowest first);

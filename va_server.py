@@ -564,7 +564,7 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         return rows[offset:offset + limit]
 
     search_doc = ("near: `V,A`; descriptor: `NAME:MIN` (repeat: all must hold); label (repeat: any of); "
-                  "under: a folder; class: a YAMNet class (repeat); domain: speech, music or other; text: "
+                  "under: a folder; class: a YAMNet class (repeat); domain: speech, music, vocal or other; text: "
                   "an FTS5 query over names and metadata; category: a UCS category; sort: arousal, valence, "
                   "-arousal, -valence; like: a file id (sounds like it); limit and offset page the results.")
 

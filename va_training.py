@@ -84,7 +84,7 @@ def train_descriptor(name: str, feats: pd.DataFrame, targets: pd.DataFrame, *, t
         log.warning("%s: the %s targets barely vary (std %.2g); R² is then meaningless and the model "
                     "learns little", name, target, np.std(y))
     groups = df["group"].fillna(df["sha256"]).astype(str).to_numpy()
-    pipe, grid = make_model(DEFAULT_RECIPES["regression"], "regression", names)
+    pipe, grid = make_model(DEFAULT_RECIPES["descriptor"], "regression", names)
     fold_scores, oof, search = nested_cv(pipe, grid, X, y, groups, folds=folds, inner_folds=inner_folds,
                                          jobs=jobs, seed=seed, refit=True)
     summary = summarise(fold_scores, descriptor=name, target=target)

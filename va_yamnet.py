@@ -53,7 +53,13 @@ _EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
 #: with its instruments, genres and moods.
 SPEECH_CLASSES = tuple(range(0, 6))        # Speech ... Speech synthesizer
 MUSIC_CLASSES = tuple(range(132, 277))     # Music ... Scary music
-DOMAINS = ("speech", "music", "other")
+# Non-verbal vocal sounds: shouts, screams, laughs, cries, sighs (6-23), humming, groans,
+# grunts (32-34), breathing, gasps, pants, coughs, sniffs (36-45); not Whistling (35).
+VOCAL_CLASSES = tuple(range(6, 24)) + (32, 33, 34) + tuple(range(36, 46))
+DOMAINS = ("speech", "music", "vocal", "other")
+#: A voice is a vocal burst rather than speech when its strongest burst class reaches
+#: this share of its strongest speech class.
+VOCAL_RATIO = 0.5
 #: A file is speech or music when that domain's strongest mean class score reaches this.
 DOMAIN_THRESHOLD = 0.2
 
@@ -294,17 +300,49 @@ def check_class(name: str) -> str:
 
 
 def domain(mean_scores: np.ndarray) -> str:
-    """``"speech"``, ``"music"`` or ``"other"``: the coarse domain of a file from its mean class scores.
+    """``"speech"``, ``"music"``, ``"vocal"`` or ``"other"``: the coarse domain of a file from its mean class scores.
 
     Speech (or music) when the strongest of its classes reaches :data:`DOMAIN_THRESHOLD`
-    and beats the other's; otherwise "other" (sound effects, ambiences, noise, silence).
+    and beats the other's; a voice is ``"vocal"`` (a laugh, scream, sigh: a vocal burst,
+    not a sentence) when its strongest :data:`VOCAL_CLASSES` score reaches
+    :data:`VOCAL_RATIO` of its strongest speech score, or when the burst classes alone
+    reach the threshold. Otherwise "other" (sound effects, ambiences, noise, silence).
     """
     mean_scores = np.asarray(mean_scores, dtype=float)
     sp = float(mean_scores[list(SPEECH_CLASSES)].max())
     mu = float(mean_scores[list(MUSIC_CLASSES)].max())
-    if max(sp, mu) < DOMAIN_THRESHOLD:
+    vb = float(mean_scores[list(VOCAL_CLASSES)].max())
+    if max(sp, mu, vb) < DOMAIN_THRESHOLD:
         return "other"
-    return "speech" if sp >= mu else "music"
+    if mu > max(sp, vb):
+        return "music"
+    return "vocal" if vb >= VOCAL_RATIO * sp else "speech"
+
+
+def domains(mean_scores: np.ndarray) -> np.ndarray:
+    """:func:`domain` of each row of an (n, 521) array of mean class scores."""
+    s = np.atleast_2d(np.asarray(mean_scores, dtype=float))
+    return np.array([domain(r) for r in s], dtype=object)
+
+
+def domain_shares(mean_scores: np.ndarray) -> np.ndarray:
+    """Soft domain memberships, shape (n, 4) in the order of :data:`DOMAINS`, rows summing to 1.
+
+    Speech, music and vocal evidence are their strongest class scores over
+    :data:`DOMAIN_THRESHOLD` (capped at 1); "other" is 1 minus the largest of them. A
+    voice's evidence is split between speech and vocal as :func:`domain` splits it.
+    """
+    s = np.atleast_2d(np.asarray(mean_scores, dtype=float))
+    sp = s[:, list(SPEECH_CLASSES)].max(axis=1)
+    mu = s[:, list(MUSIC_CLASSES)].max(axis=1)
+    vb = s[:, list(VOCAL_CLASSES)].max(axis=1)
+    voice = np.clip(np.maximum(sp, vb) / DOMAIN_THRESHOLD, 0, 1)
+    burst = np.clip(vb / np.maximum(VOCAL_RATIO * sp, 1e-9), 0, 1)      # 1: a burst, 0: speech
+    e_mu = np.clip(mu / DOMAIN_THRESHOLD, 0, 1)
+    e = np.column_stack([voice * (1 - burst), e_mu, voice * burst])
+    other = 1 - np.maximum(voice, e_mu)
+    out = np.column_stack([e, other])
+    return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
 
 
 def domain_weight(mean_scores: np.ndarray) -> np.ndarray:

@@ -53,6 +53,7 @@ from va_utils import find_audio_files  # noqa: E402
 TARGET_RT, TARGET_SPEEDUP, TARGET_VS_ME, TARGET_LONG_MB = 300, 1.8, 3.0, 600
 TARGET_RT_YAMNET = 120      # issue 13: the default analysis with YAMNet, per core
 NO_YAMNET = ee.ExtractorConfig(yamnet=False)
+NO_PSY = ee.ExtractorConfig(psychoacoustics=False)
 
 
 def yamnet_alone(path):
