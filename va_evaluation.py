@@ -208,6 +208,36 @@ def conformal_interval(y, oof, groups, *, folds: int = 5, seed: int = 0, level: 
             "coverage_std": float(np.std(cover, ddof=1)) if len(cover) > 1 else float("nan"), "folds": len(cover)}
 
 
+def domain_intervals(X, y, oof, groups, *, folds: int = 5, seed: int = 0, level: float = 0.9,
+                     feature_names=None, min_files: int = 30) -> dict:
+    """Group-conditional conformal intervals: :func:`conformal_interval` per domain.
+
+    The domain of each row is :func:`va_yamnet.domains` of its YAMNet class scores (the
+    columns named ``yamnet.score.*`` in ``feature_names``, default the running
+    configuration's). Domains with fewer than ``min_files`` rows or 2 groups are left
+    out (they keep the overall width). Returns ``{domain: {halfwidth, coverage_mean,
+    coverage_std, folds, n}}``.
+    """
+    import va_yamnet
+    from essentia_engine import DEFAULT_CONFIG
+    from essentia_engine import feature_names as names_of
+    names = list(feature_names) if feature_names is not None else list(names_of(DEFAULT_CONFIG))
+    cols = va_yamnet.score_columns(names)
+    if not cols:
+        return {}
+    X, y, oof, groups = np.asarray(X, float), np.asarray(y, float), np.asarray(oof, float), np.asarray(groups)
+    dom = va_yamnet.domains(X[:, cols])
+    out = {}
+    for d in va_yamnet.DOMAINS:
+        m = dom == d
+        if m.sum() < min_files or len(np.unique(groups[m])) < 2:
+            continue
+        iv = conformal_interval(y[m], oof[m], groups[m], folds=min(folds, len(np.unique(groups[m]))), seed=seed,
+                                level=level)
+        out[d] = {**iv, "n": int(m.sum())}
+    return out
+
+
 def summarise(fold_metrics: pd.DataFrame, **labels) -> pd.DataFrame:
     """Mean and std over folds of each metric, per subset: one row per (subset, metric)."""
     if fold_metrics.empty:

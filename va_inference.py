@@ -6,7 +6,8 @@ Reads a models folder through :func:`va_io.load_model`, which checks each file a
 ==========================================  =============================================
 ``trained_valence_model.joblib``            valence in [-1, 1] (unpleasant ... pleasant)
 ``trained_arousal_model.joblib``            arousal in [-1, 1] (calm ... eventful)
-``trained_emotion_classifier.joblib``       8 emotion categories (optional)
+``trained_emotion_classifier.joblib``       8 emotion categories of speech (optional)
+``trained_burst_classifier.joblib``         30 emotion categories of vocal bursts (optional)
 ``descriptors/<name>.joblib``               descriptor models (optional)
 ==========================================  =============================================
 
@@ -44,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from essentia_engine import DEFAULT_CONFIG, ExtractorConfig
-from va_io import CLASSIFIER_FILE, DESCRIPTOR_DIR, MODEL_FILES, load_model
+from va_io import BURST_CLASSIFIER_FILE, CLASSIFIER_FILE, DESCRIPTOR_DIR, MODEL_FILES, load_model
 from va_utils import MODELS_DIR, EmoTagError, ModelMismatchError, did_you_mean, log, sha256_file
 
 EMOTION_SOURCES = ("auto", "classifier", "va")
@@ -82,7 +83,9 @@ def predict_uncertainty(models: dict, X: np.ndarray, va: pd.DataFrame) -> pd.Dat
 
     ``<target>_low, <target>_high`` (in [-1, 1]) bound the prediction with the model's
     split-conformal half-width (``metadata["interval"]``: 90% of held-out files fell
-    inside under grouped CV, as the model's metadata records). ``in_domain`` (0..1) is
+    inside under grouped CV, as the model's metadata records), the half-width of the
+    file's domain (speech, music, vocal, other) where the model records one per domain
+    (``interval["by_domain"]``). ``in_domain`` (0..1) is
     the share of the training files that were at least as atypical as this one: the
     share of its standardised features beyond ±z, ranked against the training files'
     (``metadata["in_domain"]``); near 0 means unlike anything the model learned from.
@@ -95,11 +98,24 @@ def predict_uncertainty(models: dict, X: np.ndarray, va: pd.DataFrame) -> pd.Dat
     from va_models import out_of_range_share
     n = len(X)
     out = {}
+    dom = None
     for t in ("valence", "arousal"):
         iv = models[t][1].get("interval")
         v = np.asarray(va[t], float)
-        out[f"{t}_low"] = np.clip(v - iv["halfwidth"], -1, 1) if iv else np.full(n, np.nan)
-        out[f"{t}_high"] = np.clip(v + iv["halfwidth"], -1, 1) if iv else np.full(n, np.nan)
+        if not iv:
+            out[f"{t}_low"] = out[f"{t}_high"] = np.full(n, np.nan)
+            continue
+        half = np.full(n, float(iv["halfwidth"]))
+        by = iv.get("by_domain") or {}
+        if by and n:
+            if dom is None:
+                import va_yamnet
+                cols = va_yamnet.score_columns(models[t][1].get("feature_names", ()))
+                dom = va_yamnet.domains(np.asarray(X, float)[:, cols]) if cols else np.full(n, "", dtype=object)
+            for d, w in by.items():
+                half[dom == d] = float(w["halfwidth"])
+        out[f"{t}_low"] = np.clip(v - half, -1, 1)
+        out[f"{t}_high"] = np.clip(v + half, -1, 1)
     dom = models["arousal"][1].get("in_domain")
     if dom and n:
         share = out_of_range_share(models["arousal"][0], X, z=dom["z"])
@@ -116,8 +132,22 @@ def load_emotion_model(models_dir=MODELS_DIR, *, config: ExtractorConfig = DEFAU
     return load_model(p, config=config) if p.is_file() else None
 
 
+def load_burst_model(models_dir=MODELS_DIR, *, config: ExtractorConfig = DEFAULT_CONFIG):
+    """The vocal-burst emotion classifier (EmoGator's 30 categories) as ``(pipeline, metadata)``, or None."""
+    p = Path(models_dir) / BURST_CLASSIFIER_FILE
+    return load_model(p, config=config) if p.is_file() else None
+
+
+def _classify(out, model, X, use, source_name):
+    P = model[0].predict_proba(X[use])
+    k = P.argmax(axis=1)
+    out.loc[use, "emotion_label"] = model[0].classes_[k]
+    out.loc[use, "emotion_confidence"] = P[np.arange(len(k)), k]
+    out.loc[use, "emotion_source"] = source_name
+
+
 def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame | None, *, source: str = "auto",
-                    lexicon=None) -> pd.DataFrame:
+                    lexicon=None, bursts=None) -> pd.DataFrame:
     """``emotion_label, emotion_confidence, emotion_source`` for each row of ``X``.
 
     ``source="classifier"`` uses the 8-class model (confidence: its class probability,
@@ -127,8 +157,10 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame | None, *, sourc
     Resemblance: YAMNet hears the file as speech (:func:`va_yamnet.domain`, when the
     features carry its class scores), and the classifier's ``domain_gate`` holds (the
     share of standardised features beyond ±z must not exceed the largest share seen
-    among its training files).
-    ``emotion_source`` is ``classifier`` or ``va-nearest``.
+    among its training files). With ``bursts`` (the vocal-burst classifier), files that
+    YAMNet's vocal gate calls a vocal burst (``va_yamnet.domain`` "vocal": a laugh, a
+    scream, a sigh) get its label instead (``auto`` only).
+    ``emotion_source`` is ``classifier``, ``burst-classifier`` or ``va-nearest``.
     """
     from va_analyzer import nearest_category
     if source not in EMOTION_SOURCES:
@@ -139,6 +171,12 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame | None, *, sourc
     if len(X) == 0:
         return pd.DataFrame({"emotion_label": [], "emotion_confidence": [], "emotion_source": []})
     use = np.zeros(len(X), dtype=bool)
+    burst = np.zeros(len(X), dtype=bool)
+    if source == "auto" and bursts is not None:
+        import va_yamnet
+        cols = va_yamnet.score_columns(bursts[1].get("feature_names", ()))
+        if cols:
+            burst = va_yamnet.domains(np.asarray(X, float)[:, cols]) == "vocal"
     if source in ("auto", "classifier") and classifier is not None:
         use[:] = True
         gate = classifier[1].get("domain_gate")
@@ -150,14 +188,14 @@ def predict_emotion(classifier, X: np.ndarray, va: pd.DataFrame | None, *, sourc
             cols = va_yamnet.score_columns(classifier[1].get("feature_names", ()))
             if cols:
                 use &= np.array([va_yamnet.domain(s) == "speech" for s in np.asarray(X, float)[:, cols]])
+    use &= ~burst
     out = pd.DataFrame({"emotion_label": pd.Series([None] * len(X), dtype=object),
                         "emotion_confidence": np.nan, "emotion_source": "va-nearest"})
     if use.any():
-        P = classifier[0].predict_proba(X[use])
-        k = P.argmax(axis=1)
-        out.loc[use, "emotion_label"] = classifier[0].classes_[k]
-        out.loc[use, "emotion_confidence"] = P[np.arange(len(k)), k]
-        out.loc[use, "emotion_source"] = "classifier"
+        _classify(out, classifier, X, use, "classifier")
+    if burst.any():
+        _classify(out, bursts, X, burst, "burst-classifier")
+    use |= burst
     if (~use).any():
         if va is None:
             raise EmoTagError("the VA mapping needs valence/arousal predictions")
@@ -232,7 +270,7 @@ class ModelSet:
         self.models_dir, self.config = Path(models_dir), config
         self.emotion, self.eps = emotion, float(eps)
         self._lexicon_arg, self._pairs_arg = lexicon, pairs
-        self._va = self._classifier = self._lexicon = self._pairs = None
+        self._va = self._classifier = self._bursts = self._lexicon = self._pairs = None
         self._descriptors: dict = {}
         self._lock = threading.RLock()
         self._error = None
@@ -256,6 +294,7 @@ class ModelSet:
             if self._va is None:
                 va = load_va_models(self.models_dir, config=self.config)
                 self._classifier = load_emotion_model(self.models_dir, config=self.config)
+                self._bursts = load_burst_model(self.models_dir, config=self.config)
                 if self.emotion == "classifier" and self._classifier is None:
                     raise EmoTagError(f"no emotion classifier in {self.models_dir}; train one with "
                                       "train_emo_model.py --ravdess, or use --emotion va")
@@ -273,6 +312,11 @@ class ModelSet:
     def classifier(self):
         """The emotion classifier as ``(pipeline, metadata)``, or None."""
         return self.load()._classifier
+
+    @property
+    def bursts(self):
+        """The vocal-burst emotion classifier as ``(pipeline, metadata)``, or None."""
+        return self.load()._bursts
 
     @property
     def lexicon(self) -> pd.DataFrame:
@@ -327,7 +371,8 @@ class ModelSet:
 
     def predict_emotion(self, X: np.ndarray, va: pd.DataFrame | None, *, source: str | None = None) -> pd.DataFrame:
         """``emotion_label, emotion_confidence, emotion_source`` (see :func:`predict_emotion`)."""
-        return predict_emotion(self.classifier, X, va, source=source or self.emotion, lexicon=self.lexicon)
+        return predict_emotion(self.classifier, X, va, source=source or self.emotion, lexicon=self.lexicon,
+                               bursts=self.bursts)
 
     def descriptor_scores(self, va: pd.DataFrame) -> pd.DataFrame:
         """The VA-derived score (0..1) of every descriptor word, one row per row of ``va``."""

@@ -338,6 +338,8 @@ def _check_trusted(path: Path, sha: str) -> None:
 #: The model files ``train_emo_model.py`` writes into a models folder.
 MODEL_FILES = {"valence": "trained_valence_model.joblib", "arousal": "trained_arousal_model.joblib"}
 CLASSIFIER_FILE = "trained_emotion_classifier.joblib"
+BURST_CLASSIFIER_FILE = "trained_burst_classifier.joblib"   # EmoGator's 30 vocal-burst categories
+VOCAL_GATE_FILE = "vocal_gate.json"                         # va_yamnet's speech-or-vocal-burst gate
 DESCRIPTOR_DIR = "descriptors"   # models_dir/descriptors/<name>.joblib
 
 

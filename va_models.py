@@ -438,18 +438,28 @@ def _sound(kind, names, target=None):
 class AcousticVA(RegressorMixin, BaseEstimator):
     """Valence or arousal from how a sound sounds and what it is, for every kind of sound.
 
-    No hand-over: acoustics count in every domain. Two acoustic bases read our Essentia
-    and psychoacoustic features plus YAMNet's embedding (log-energy -> standardised ->
-    bounded to ±3): a ridge regression and an RBF kernel ridge (Nystroem features). A
-    ridge meta-model then combines their out-of-fold predictions with the lexicon prior
+    No hand-over: acoustics count in every domain. The inputs are our Essentia and
+    psychoacoustic features plus YAMNet's embedding (log-energy -> standardised ->
+    bounded to ±3). Two kinds of acoustic base read them:
+
+    * **generalists**, trained on every corpus: a ridge regression and an RBF kernel
+      ridge (Nystroem features);
+    * **domain experts**, each an RBF SVR trained on the corpora of its domain (acted
+      speech and music: RAVDESS and Emotify, as the previous shipped models were; vocal
+      bursts: EmoGator), where present.
+
+    A ridge meta-model then combines their out-of-fold predictions with the lexicon prior
     of the sound classes (:func:`va_yamnet.lexicon_prior`), each also weighted by the
     file's soft domain memberships (:func:`va_yamnet.domain_shares`: speech, music, vocal
-    burst, other), so how much the acoustics and the class names count is fitted per
-    domain, on data, instead of a fixed rule.
+    burst, other): how much each expert, the generalists and the class names count is
+    fitted per domain, on data, instead of a fixed rule. A vocal burst is not judged by
+    the acted-speech expert just because YAMNet hears a voice: the vocal gate moves its
+    weight to the burst expert.
 
-    ``fit(X, y, groups=...)``: the bases' out-of-fold predictions come from folds grouped
-    by ``groups`` (a speaker, track or source is never on both sides), and each corpus
-    (named by :func:`va_data_loader.corpus_of_group`) weighs the same in every fit.
+    ``fit(X, y, groups=...)``: out-of-fold predictions come from folds grouped by
+    ``groups`` (a speaker, track or source is never on both sides), and the corpora
+    (named by :func:`va_data_loader.corpus_of_group`) weigh as the square root of their
+    size (a 39-clip corpus is not drowned, nor does it weigh as much as 1,200 files).
 
     Parameters
     ----------
@@ -458,40 +468,53 @@ class AcousticVA(RegressorMixin, BaseEstimator):
     target : {"valence", "arousal"} or None
         Which prior coordinate the meta-model may use (None: no prior).
     semantic : bool
-        Give the meta-model the prior and the domain memberships (False: the acoustic
-        bases alone, for the harness's ablation).
+        Give the meta-model the prior and the domain memberships (False: the bases are
+        averaged by a plain ridge, for the harness's ablation).
     psy : bool
         Let the bases read the ``psy.`` group (False: the harness's ablation).
+    experts : bool
+        Train the per-domain experts (False: generalists only, the harness's ablation).
     """
 
     accepts_groups = True
+    EXPERTS = (("speech and music", ("ravdess", "emotify")), ("vocal", ("emogator",)))
+    MIN_EXPERT_FILES = 50
 
-    def __init__(self, feature_names=(), target=None, semantic=True, psy=True, n_components=400, folds=5):
+    def __init__(self, feature_names=(), target=None, semantic=True, psy=True, experts=True, n_components=400,
+                 folds=4):
         self.feature_names = feature_names
         self.target = target
         self.semantic = semantic
         self.psy = psy
+        self.experts = experts
         self.n_components = n_components
         self.folds = folds
 
     def __sklearn_clone__(self):
         return type(self)(feature_names=tuple(self.feature_names), target=self.target, semantic=self.semantic,
-                          psy=self.psy, n_components=self.n_components, folds=self.folds)
+                          psy=self.psy, experts=self.experts, n_components=self.n_components, folds=self.folds)
 
-    def _bases(self):
+    def _pre(self):
+        names = list(self.feature_names)
+        keep = [i for i in feature_group(names, embedding=True) if self.psy or not names[i].startswith("psy.")]
+        return [("select", Select(tuple(keep))), ("log", EnergyLog(tuple(names[i] for i in keep))),
+                ("scale", _scaler()), ("clip", Clip(3.0))], len(keep)
+
+    def _generalists(self):
         from sklearn.kernel_approximation import Nystroem
         from sklearn.linear_model import RidgeCV
         from sklearn.pipeline import Pipeline
-        names = list(self.feature_names)
-        keep = [i for i in feature_group(names, embedding=True) if self.psy or not names[i].startswith("psy.")]
-        pre = [("select", Select(tuple(keep))), ("log", EnergyLog(tuple(names[i] for i in keep))),
-               ("scale", _scaler()), ("clip", Clip(3.0))]
-        alphas = np.logspace(0, 5, 11)
-        lin = Pipeline(pre + [("model", RidgeCV(alphas=alphas))])
-        rbf = Pipeline(pre + [("kernel", Nystroem(kernel="rbf", gamma=1.0 / (len(keep) * 4.0),
-                                                   n_components=self.n_components, random_state=0)),
-                              ("model", RidgeCV(alphas=np.logspace(-2, 3, 11)))])
+        pre, k = self._pre()
+        lin = Pipeline(pre + [("model", RidgeCV(alphas=np.logspace(0, 5, 11)))])
+        rbf = Pipeline(self._pre()[0] + [("kernel", Nystroem(kernel="rbf", gamma=1.0 / (k * 4.0),
+                                                              n_components=self.n_components, random_state=0)),
+                                         ("model", RidgeCV(alphas=np.logspace(-2, 3, 11)))])
         return [lin, rbf]
+
+    def _expert(self):
+        from sklearn.pipeline import Pipeline
+        from sklearn.svm import SVR
+        return Pipeline(self._pre()[0] + [("model", SVR(kernel="rbf", gamma="scale", C=1.0, epsilon=0.05))])
 
     def _semantic(self, X):
         import va_yamnet
@@ -513,9 +536,14 @@ class AcousticVA(RegressorMixin, BaseEstimator):
                 parts.append(sem[:, -1:] * D[:, [k]])
         return np.column_stack(parts)
 
+    def _splits(self, X, y, groups):
+        from sklearn.model_selection import GroupKFold, KFold
+        if groups is not None and len(np.unique(groups)) >= self.folds:
+            return list(GroupKFold(n_splits=self.folds).split(X, y, groups))
+        return list(KFold(n_splits=min(self.folds, len(y)), shuffle=True, random_state=0).split(X))
+
     def fit(self, X, y, groups=None, sample_weight=None):
         from sklearn.linear_model import Ridge
-        from sklearn.model_selection import GroupKFold, KFold
 
         from va_data_loader import corpus_of_group
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -523,24 +551,36 @@ class AcousticVA(RegressorMixin, BaseEstimator):
         if X.shape[1] != len(names):
             raise EmoTagError(f"AcousticVA: X has {X.shape[1]} columns, feature_names {len(names)}")
         self.score_index_ = [i for i, n in enumerate(names) if n.startswith(SCORE_PREFIX)]
+        corpus = (np.array([corpus_of_group(g) for g in groups]) if groups is not None
+                  else np.full(len(y), "other"))
         if sample_weight is None:
-            if groups is not None:
-                corpus = np.array([corpus_of_group(g) for g in groups])
-                _, inv, counts = np.unique(corpus, return_inverse=True, return_counts=True)
-                sample_weight = (len(y) / len(counts)) / counts[inv]
-            else:
-                sample_weight = np.ones(len(y))
+            _, inv, counts = np.unique(corpus, return_inverse=True, return_counts=True)
+            sample_weight = (len(y) / np.sqrt(counts).sum()) / np.sqrt(counts[inv])
         w = np.asarray(sample_weight, dtype=np.float64)
-        if groups is not None and len(np.unique(groups)) >= self.folds:
-            splits = list(GroupKFold(n_splits=self.folds).split(X, y, groups))
-        else:
-            splits = list(KFold(n_splits=self.folds, shuffle=True, random_state=0).split(X))
-        bases = self._bases()
-        B = np.zeros((len(y), len(bases)))
-        for tr, te in splits:
-            for j, b in enumerate(bases):
+        # generalists: each ridge penalty chosen once, by generalised CV on all rows; the
+        # out-of-fold predictions that train the meta-model reuse it
+        self.bases_ = [b.fit(X, y, model__sample_weight=w) for b in self._generalists()]
+        fixed = [clone(b).set_params(model=Ridge(alpha=float(b[-1].alpha_))) for b in self.bases_]
+        B = np.zeros((len(y), len(fixed)))
+        for tr, te in self._splits(X, y, groups):
+            for j, b in enumerate(fixed):
                 B[te, j] = clone(b).fit(X[tr], y[tr], model__sample_weight=w[tr]).predict(X[te])
-        self.bases_ = [b.fit(X, y, model__sample_weight=w) for b in bases]
+        # experts: out of fold on their own corpus, the full expert on every other row
+        self.experts_ = []
+        cols = [B]
+        for domain, name in (self.EXPERTS if self.experts else ()):
+            m = np.isin(corpus, name)
+            if m.sum() < self.MIN_EXPERT_FILES:
+                continue
+            e = self._expert().fit(X[m], y[m])
+            col = e.predict(X)
+            idx = np.flatnonzero(m)
+            g = None if groups is None else np.asarray(groups)[m]
+            for tr, te in self._splits(X[m], y[m], g):
+                col[idx[te]] = clone(self._expert()).fit(X[idx[tr]], y[idx[tr]]).predict(X[idx[te]])
+            self.experts_.append((domain, name, e))
+            cols.append(col[:, None])
+        B = np.column_stack(cols)
         self.meta_ = Ridge(alpha=1.0).fit(self._meta_inputs(B, X), y, sample_weight=w)
         return self
 
@@ -549,7 +589,7 @@ class AcousticVA(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         X = np.asarray(X, dtype=np.float64)
-        B = np.column_stack([b.predict(X) for b in self.bases_])
+        B = np.column_stack([b.predict(X) for b in self.bases_] + [e.predict(X) for _, _, e in self.experts_])
         return np.clip(self.meta_.predict(self._meta_inputs(B, X)), -1.0, 1.0)
 
 

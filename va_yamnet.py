@@ -26,6 +26,7 @@ import csv
 import functools
 import threading
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -57,9 +58,13 @@ MUSIC_CLASSES = tuple(range(132, 277))     # Music ... Scary music
 # grunts (32-34), breathing, gasps, pants, coughs, sniffs (36-45); not Whistling (35).
 VOCAL_CLASSES = tuple(range(6, 24)) + (32, 33, 34) + tuple(range(36, 46))
 DOMAINS = ("speech", "music", "vocal", "other")
-#: A voice is a vocal burst rather than speech when its strongest burst class reaches
-#: this share of its strongest speech class.
+#: Without a vocal gate (below), a voice is a vocal burst rather than speech when its
+#: strongest burst class reaches this share of its strongest speech class.
 VOCAL_RATIO = 0.5
+#: The vocal gate: a logistic regression over log class scores that tells a vocal burst
+#: (EmoGator) from speech (RAVDESS); written by ``train_emo_model.py`` (see its metadata).
+VOCAL_GATE = MODELS_DIR / "vocal_gate.json"
+_GATE_FLOOR = 1e-4
 #: A file is speech or music when that domain's strongest mean class score reaches this.
 DOMAIN_THRESHOLD = 0.2
 
@@ -299,49 +304,98 @@ def check_class(name: str) -> str:
     raise EmoTagError(f"{name!r} is not one of YAMNet's {N_CLASSES} sound classes" + did_you_mean(name, names))
 
 
+@functools.lru_cache(maxsize=4)
+def _gate(path=None):
+    import json
+    p = Path(path) if path else VOCAL_GATE
+    if not p.is_file():
+        return None
+    d = json.loads(p.read_text())
+    return np.asarray(d["coef"], dtype=float), float(d["intercept"])
+
+
+def _gate_inputs(S):
+    return np.log(np.clip(S, _GATE_FLOOR, 1.0))
+
+
+def vocal_probability(mean_scores: np.ndarray) -> np.ndarray:
+    """How likely a voice is a vocal burst (a laugh, scream, sigh) rather than speech, 0..1, per row.
+
+    The vocal gate (:data:`VOCAL_GATE`) when it is there; otherwise the share of the
+    strongest burst class in :data:`VOCAL_RATIO` times the strongest speech class, capped at 1.
+    Meaningful only for files that hold a voice (see :func:`domain`).
+    """
+    s = np.atleast_2d(np.asarray(mean_scores, dtype=float))
+    g = _gate()
+    if g is not None:
+        z = _gate_inputs(s) @ g[0] + g[1]
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+    sp = s[:, list(SPEECH_CLASSES)].max(axis=1)
+    vb = s[:, list(VOCAL_CLASSES)].max(axis=1)
+    return np.clip(vb / np.maximum(VOCAL_RATIO * sp, 1e-9), 0, 1)
+
+
+def fit_vocal_gate(mean_scores, is_burst, groups, *, C: float = 0.01, folds: int = 5) -> dict:
+    """Fit the vocal gate on voices: ``is_burst`` 1 for vocal bursts, 0 for speech.
+
+    Returns the JSON-able gate (``coef``, ``intercept``) with its speaker-grouped
+    ``folds``-fold CV: the share of bursts and of speech it calls a burst.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+    L = _gate_inputs(np.asarray(mean_scores, dtype=float))
+    y = np.asarray(is_burst, dtype=int)
+    clf = LogisticRegression(C=C, max_iter=5000, class_weight="balanced")
+    p = cross_val_predict(clf, L, y, groups=groups, cv=GroupKFold(n_splits=folds), method="predict_proba")[:, 1]
+    clf.fit(L, y)
+    return {"coef": [round(float(c), 6) for c in clf.coef_[0]], "intercept": round(float(clf.intercept_[0]), 6),
+            "inputs": f"log(max(score, {_GATE_FLOOR})) of the {N_CLASSES} YAMNet classes",
+            "model": f"LogisticRegression(C={C}, class_weight='balanced')",
+            "cv": {"scheme": f"GroupKFold({folds}) by speaker", "bursts_called_vocal": float(np.mean(p[y == 1] > 0.5)),
+                   "speech_called_vocal": float(np.mean(p[y == 0] > 0.5)), "n_bursts": int((y == 1).sum()),
+                   "n_speech": int((y == 0).sum())}}
+
+
 def domain(mean_scores: np.ndarray) -> str:
     """``"speech"``, ``"music"``, ``"vocal"`` or ``"other"``: the coarse domain of a file from its mean class scores.
 
-    Speech (or music) when the strongest of its classes reaches :data:`DOMAIN_THRESHOLD`
-    and beats the other's; a voice is ``"vocal"`` (a laugh, scream, sigh: a vocal burst,
-    not a sentence) when its strongest :data:`VOCAL_CLASSES` score reaches
-    :data:`VOCAL_RATIO` of its strongest speech score, or when the burst classes alone
-    reach the threshold. Otherwise "other" (sound effects, ambiences, noise, silence).
+    A voice (the strongest speech or :data:`VOCAL_CLASSES` score) or music (the strongest
+    music score) when it reaches :data:`DOMAIN_THRESHOLD` and beats the other; a voice
+    is ``"vocal"`` (a laugh, scream, sigh: a vocal burst, not a sentence) when
+    :func:`vocal_probability` says so (>= 0.5), else ``"speech"``. Otherwise "other"
+    (sound effects, ambiences, noise, silence).
     """
-    mean_scores = np.asarray(mean_scores, dtype=float)
-    sp = float(mean_scores[list(SPEECH_CLASSES)].max())
-    mu = float(mean_scores[list(MUSIC_CLASSES)].max())
-    vb = float(mean_scores[list(VOCAL_CLASSES)].max())
-    if max(sp, mu, vb) < DOMAIN_THRESHOLD:
-        return "other"
-    if mu > max(sp, vb):
-        return "music"
-    return "vocal" if vb >= VOCAL_RATIO * sp else "speech"
+    return str(domains(mean_scores)[0])
 
 
 def domains(mean_scores: np.ndarray) -> np.ndarray:
     """:func:`domain` of each row of an (n, 521) array of mean class scores."""
     s = np.atleast_2d(np.asarray(mean_scores, dtype=float))
-    return np.array([domain(r) for r in s], dtype=object)
+    voice = np.maximum(s[:, list(SPEECH_CLASSES)].max(axis=1), s[:, list(VOCAL_CLASSES)].max(axis=1))
+    mu = s[:, list(MUSIC_CLASSES)].max(axis=1)
+    out = np.full(len(s), "other", dtype=object)
+    is_music = (mu >= DOMAIN_THRESHOLD) & (mu > voice)
+    is_voice = (voice >= DOMAIN_THRESHOLD) & ~is_music
+    out[is_music] = "music"
+    if is_voice.any():
+        p = vocal_probability(s[is_voice])
+        out[np.flatnonzero(is_voice)] = np.where(p >= 0.5, "vocal", "speech")
+    return out
 
 
 def domain_shares(mean_scores: np.ndarray) -> np.ndarray:
     """Soft domain memberships, shape (n, 4) in the order of :data:`DOMAINS`, rows summing to 1.
 
-    Speech, music and vocal evidence are their strongest class scores over
-    :data:`DOMAIN_THRESHOLD` (capped at 1); "other" is 1 minus the largest of them. A
-    voice's evidence is split between speech and vocal as :func:`domain` splits it.
+    Voice and music evidence are their strongest class scores over
+    :data:`DOMAIN_THRESHOLD` (capped at 1), a voice's split between speech and vocal by
+    :func:`vocal_probability`; "other" is 1 minus the larger evidence.
     """
     s = np.atleast_2d(np.asarray(mean_scores, dtype=float))
-    sp = s[:, list(SPEECH_CLASSES)].max(axis=1)
-    mu = s[:, list(MUSIC_CLASSES)].max(axis=1)
-    vb = s[:, list(VOCAL_CLASSES)].max(axis=1)
-    voice = np.clip(np.maximum(sp, vb) / DOMAIN_THRESHOLD, 0, 1)
-    burst = np.clip(vb / np.maximum(VOCAL_RATIO * sp, 1e-9), 0, 1)      # 1: a burst, 0: speech
-    e_mu = np.clip(mu / DOMAIN_THRESHOLD, 0, 1)
-    e = np.column_stack([voice * (1 - burst), e_mu, voice * burst])
-    other = 1 - np.maximum(voice, e_mu)
-    out = np.column_stack([e, other])
+    voice = np.maximum(s[:, list(SPEECH_CLASSES)].max(axis=1), s[:, list(VOCAL_CLASSES)].max(axis=1))
+    e_voice = np.clip(voice / DOMAIN_THRESHOLD, 0, 1)
+    e_mu = np.clip(s[:, list(MUSIC_CLASSES)].max(axis=1) / DOMAIN_THRESHOLD, 0, 1)
+    p = vocal_probability(s)
+    out = np.column_stack([e_voice * (1 - p), e_mu, e_voice * p, 1 - np.maximum(e_voice, e_mu)])
     return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
 
 
