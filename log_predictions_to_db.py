@@ -136,10 +136,11 @@ def log_corpus(conn, table_path: Path, labels_path, batch_size: int) -> int:
     files = table[["sha256", "file", "corpus", "group"]].rename(columns={"file": "path"})
     labels = None
     if labels_path:
-        lab = read_csv(labels_path, required=["sha256", "valence", "arousal"], finite=["valence", "arousal"])
+        # arousal is every corpus's target; valence is missing where none was judged (Sievers)
+        lab = read_csv(labels_path, required=["sha256", "valence", "arousal"], finite=["arousal"])
         lab = lab.set_index("sha256").reindex(table["sha256"])
-        if lab["valence"].isna().any():
-            missing = table["sha256"][lab["valence"].isna().to_numpy()].iloc[0]
+        if lab["arousal"].isna().any():
+            missing = table["sha256"][lab["arousal"].isna().to_numpy()].iloc[0]
             raise BadLabelError(f"{labels_path}: no labels for sha256 {missing} of {table_path}")
         keep = [c for c in lab.columns if c not in ("file", "corpus", "group", "path")]
         labels = lab[keep].reset_index(drop=True)

@@ -570,10 +570,12 @@ def pair_scores(clips, pairs: pd.DataFrame) -> np.ndarray:
 
 
 def load_sonancia_targets(root) -> pd.DataFrame:
-    """Sonancia clips with per-clip valence, arousal and tension from :func:`pair_scores` (group: the clip)."""
+    """Sonancia clips with per-clip ``valence``, ``arousal`` and ``sonancia_tension`` from
+    :func:`pair_scores` (group: the clip). The tension keeps a name of its own: Emotify's
+    ``tension`` is a share of listeners, a different scale."""
     clips, pairs = load_sonancia(root)
     for dim in SONANCIA_DIMENSIONS:
-        clips[dim] = pair_scores(clips["clip"], pairs[dim])
+        clips[dim if dim != "tension" else "sonancia_tension"] = pair_scores(clips["clip"], pairs[dim])
     return clips
 
 

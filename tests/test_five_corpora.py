@@ -125,12 +125,12 @@ def test_shipped_gate_calls_the_shipped_corpora_by_their_domains():
 
 
 # ------------------------------------------------------------------ AcousticVA
-def _table(n=240, seed=0):
-    """Made-up rows of three corpora: speech, music and "other" sounds (rain), y driven by one psy. feature."""
+def _table(n=240, seed=0, driver="psy.roughness.mean"):
+    """Made-up rows of three corpora: speech, music and "other" sounds (rain), y driven by one feature."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, len(NAMES))) * 0.1
     X[:, SC] = 0.0
-    k = NAMES.index("psy.roughness.mean")
+    k = NAMES.index(driver)
     X[:, k] = rng.normal(size=n)
     third = n // 3
     X[:third, SC[0]] = 0.9                                   # speech
@@ -142,11 +142,16 @@ def _table(n=240, seed=0):
     return X, y, groups, k
 
 
-def test_acoustics_count_for_every_domain():
-    """No hand-over: an "other" sound's prediction still follows its acoustics (here roughness)."""
+@pytest.mark.parametrize("variant", ["shipped", "domain-aware"])
+def test_acoustics_count_for_every_domain(variant):
+    """No hand-over: an "other" sound's prediction still follows its acoustics (here the zero-crossing
+    rate for the shipped variant, which reads no psy. feature, and roughness for the domain-aware stack)."""
     from va_models import make_model
-    X, y, groups, k = _table()
+    driver = "lowLevel.zerocrossingrate.mean" if variant == "shipped" else "psy.roughness.mean"
+    X, y, groups, k = _table(driver=driver)
     est, _ = make_model("acoustic", "regression", NAMES, target="valence")
+    if variant != "shipped":
+        est.set_params(semantic=True, psy=True)
     est.fit(X, y, groups=groups)
     other = X[-20:].copy()
     calm, rough = other.copy(), other.copy()
@@ -155,6 +160,7 @@ def test_acoustics_count_for_every_domain():
     p = est.predict(X)
     assert np.all(np.abs(p) <= 1) and np.corrcoef(p, y)[0, 1] > 0.5
     assert [d for d, _, _ in est.experts_] == ["speech and music"]           # no burst corpus: no burst expert
+
     flat, _ = make_model("acoustic", "regression", NAMES, target="valence")
     flat.set_params(semantic=False, experts=False, psy=False).fit(X, y, groups=groups)
     sel = flat.bases_[0].named_steps["select"].index                      # the ablation reads no psy. column

@@ -112,17 +112,19 @@ def test_yamnet_group_is_shipped_with_its_licence():
     assert (ROOT / "models" / "yamnet" / "LICENSE").is_file() and Y.MODEL_FILE.is_file()
     import json
     meta = json.loads((ROOT / "models" / "trained_arousal_model.json").read_text())
-    assert meta["extractor"]["yamnet"] is True and meta["recipe"] == "sound"
+    from va_models import DEFAULT_RECIPES
+    assert meta["extractor"]["yamnet"] is True and meta["recipe"] == DEFAULT_RECIPES["regression"]
     assert any(n.startswith("yamnet.embedding.") for n in meta["feature_names"])
 
 
 def test_domains_of_the_training_corpora():
-    """YAMNet's coarse domain on the shipped tables: RAVDESS is speech, Emotify is music."""
+    """YAMNet's coarse domain on the shipped tables: RAVDESS is speech, Emotify is music (the vocal
+    gate calls a few acted sentences vocal bursts)."""
     cols = [f"yamnet.score.{i}" for i in range(Y.N_CLASSES)]
     df = pd.read_csv(ROOT / "data" / "out_Valence.csv.gz", usecols=["corpus"] + cols)
     dom = pd.Series([Y.domain(s) for s in df[cols].to_numpy(float)])
     share = pd.crosstab(df["corpus"], dom, normalize="index")
-    assert share.loc["ravdess", "speech"] >= 0.98 and share.loc["emotify", "music"] >= 0.98, share
+    assert share.loc["ravdess", "speech"] >= 0.95 and share.loc["emotify", "music"] >= 0.98, share
 
 
 def test_the_speech_emotion_classifier_is_not_asked_about_sound_effects(demo_library):
