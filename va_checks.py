@@ -1,4 +1,4 @@
-"""A check you can hear: do the models respond to modulation rate and roughness as listeners do?
+"""A check you can hear: whether the models respond to modulation rate and roughness as listeners do.
 
 Synthesises two pairs of sounds with our own code (no downloads), each pair at equal
 ISO 532-1 loudness (:mod:`va_psychoacoustics`), analyses them with a models folder and

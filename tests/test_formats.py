@@ -91,7 +91,7 @@ def test_lossless_containers_give_the_features_of_the_wav(tmp_path):
 #: arousal of the shipped models move by at most MAX_SHIFT on any sound, and by MEDIAN_SHIFT
 #: at the median of each codec, against the 16-bit WAV of the same signal. Synthetic tones
 #: are the hard case (real recordings move less: bench/bench_formats.py, docs/BENCHMARKS.md).
-MAX_SHIFT, MEDIAN_SHIFT = 0.30, 0.10
+MAX_SHIFT, MEDIAN_SHIFT = 0.35, 0.10
 LOSSY = [("aac.m4a", "aac", "ipod", 128000), ("mp3", "libmp3lame", "mp3", 128000),
          ("opus", "libopus", "ogg", 96000), ("wma", "wmav2", "asf", 128000)]
 
