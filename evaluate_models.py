@@ -244,42 +244,28 @@ def loco_section(args, out_dir: Path) -> str:
     return va_loco_eval.section(scores, extras, cmd)
 
 
+def _only_section(args, out_dir: Path, make, name: str, what: str) -> int:
+    """Run one section's task and replace that section of ``out_dir/RESULTS.md`` (appended if absent)."""
+    from va_segments_eval import replace_section
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = out_dir / "RESULTS.md"
+    section = make(args, out_dir)
+    doc = report.read_text() if report.exists() else "# Results\n"
+    report.write_text(replace_section(doc, section, name))
+    if not args.quiet:
+        print(section)
+        print(f"\nupdated the {what} section of {report}")
+    return 0
+
+
 def _run(args):
     t_start = time.perf_counter()
     out_dir = Path(args.out_dir)
-    if args.only_loco:
-        from va_segments_eval import replace_section
-        out_dir.mkdir(parents=True, exist_ok=True)
-        report = out_dir / "RESULTS.md"
-        section = loco_section(args, out_dir)
-        doc = report.read_text() if report.exists() else "# Results\n"
-        report.write_text(replace_section(doc, section, "loco"))
-        if not args.quiet:
-            print(section)
-            print(f"\nupdated the five-corpus section of {report}")
-        return 0
-    if args.only_sonancia:
-        from va_segments_eval import replace_section
-        out_dir.mkdir(parents=True, exist_ok=True)
-        report = out_dir / "RESULTS.md"
-        section = sonancia_section(args, out_dir)
-        doc = report.read_text() if report.exists() else "# Results\n"
-        report.write_text(replace_section(doc, section, "sonancia"))
-        if not args.quiet:
-            print(section)
-            print(f"\nupdated the sound-effect section of {report}")
-        return 0
-    if args.only_changepoints:
-        from va_segments_eval import replace_section
-        out_dir.mkdir(parents=True, exist_ok=True)
-        report = out_dir / "RESULTS.md"
-        section = changepoint_section(args, out_dir)
-        doc = report.read_text() if report.exists() else "# Results\n"
-        report.write_text(replace_section(doc, section))
-        if not args.quiet:
-            print(section)
-            print(f"\nupdated the change-point section of {report}")
-        return 0
+    for flag, make, name, what in ((args.only_loco, loco_section, "loco", "five-corpus"),
+                                   (args.only_sonancia, sonancia_section, "sonancia", "sound-effect"),
+                                   (args.only_changepoints, changepoint_section, "changepoints", "change-point")):
+        if flag:
+            return _only_section(args, out_dir, make, name, what)
     skipped: list[str] = []
     folds_n = 3 if args.quick else args.folds
     families = () if (args.quick or args.no_families) else FAMILIES

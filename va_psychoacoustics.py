@@ -78,9 +78,7 @@ def _bands(sr: int, n_fft: int):
     a = 1.0 / (1.0 + (q * (ff / fc - fc / ff)) ** 6)
     edges = np.searchsorted(f, BARK_EDGES[BARK_EDGES < sr / 2])
     edges = np.unique(np.append(edges, f.size))
-    z = np.linspace(0.1, 24.0, 240)
-    bark_of = np.searchsorted(BARK_EDGES, f, side="right") - 1    # critical band of each bin
-    return a, edges, f, z, bark_of
+    return a, edges, f
 
 
 def _dwin(n: int) -> np.ndarray:
@@ -139,7 +137,7 @@ def _fluctuation_weight(fm: np.ndarray) -> np.ndarray:
 
 def roughness_frames(X: np.ndarray, Ns: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
     """Roughness (asper) of each frame from its complex spectrum ``X`` and specific loudness ``Ns``."""
-    _, edges, f, z, _ = _bands(sr, n_fft)
+    _, edges, f = _bands(sr, n_fft)
     df = f[1] - f[0]
     d_lo, d_hi = int(np.ceil(ROUGHNESS_MOD_HZ[0] / df)), int(ROUGHNESS_MOD_HZ[1] / df)
     d_lo = max(d_lo, 3)                          # a Hann window's own leakage spans 2 bins
