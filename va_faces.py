@@ -264,16 +264,26 @@ class Finder:
         self.last_scan = -np.inf
         self.small = None
 
-    def __call__(self, rgb: np.ndarray, t: float) -> list[Face]:
-        faces = detect(rgb)
+    def __call__(self, pic, t: float) -> list[Face]:
+        """Faces of ``pic`` (a :class:`Picture`, or an RGB array) at time ``t``, in its pixels."""
+        if isinstance(pic, np.ndarray):
+            small, full, scale = pic, (lambda: pic), 1.0
+        else:
+            small, full = pic.small(), pic.rgb
+            scale = pic.width / small.shape[1]
+        faces = detect(small)
+        if scale != 1.0:
+            for f in faces:
+                f.box = tuple(v * scale for v in f.box)
+                f.keypoints = f.keypoints * scale
         if faces:
             self.small = None
             return faces
         if self.small is not None:
-            faces = detect_near(rgb, self.small)
+            faces = detect_near(full(), self.small)
         if not faces and t - self.last_scan >= self.scan_every - 1e-6:
             self.last_scan = t
-            faces = detect_tiles(rgb)
+            faces = detect_tiles(full())
         self.small = faces[0].box if faces else None
         return faces
 
@@ -286,7 +296,8 @@ def crop(rgb: np.ndarray, face: Face, *, margin: float = CROP_MARGIN, size: int 
     x0, y0, x1, y1 = face.box
     side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    img = Image.fromarray(np.asarray(rgb, dtype=np.uint8)).convert("L")
+    a = np.asarray(rgb, dtype=np.uint8)
+    img = Image.fromarray(a) if a.ndim == 2 else Image.fromarray(a).convert("L")
     box = (round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2))
     c = img.crop(box).resize((size, size), Image.BILINEAR)        # PIL pads outside the frame with black
     if mirror:
@@ -332,13 +343,63 @@ def _rotation(frame) -> int:
     return int(round(r / 90.0)) % 4
 
 
-def iter_frames(path, *, fps: float = DEFAULT_FPS):
+class Picture:
+    """One decoded video frame, converted only as far as it is needed.
+
+    ``small()`` is an RGB copy whose longer side is the detector's input (what whole-frame
+    detection reads: FFmpeg scales it down, area-averaged, far cheaper than converting the
+    full frame); ``rgb()`` the full-size RGB (only for the small-face search); ``grey()``
+    the full-size luma plane stretched to 0..255 (the expression crops). The display
+    rotation (a phone video's matrix) is applied to each, so faces are upright.
+    """
+
+    def __init__(self, frame, t: float):
+        self.frame, self.t = frame, t
+        self.k = _rotation(frame)
+        w, h = frame.width, frame.height
+        self.width, self.height = (h, w) if self.k % 2 else (w, h)
+        self._cache = {}
+
+    def _turn(self, a):
+        return np.ascontiguousarray(np.rot90(a, self.k)) if self.k else a
+
+    def small(self, side: int = DETECTOR_SIZE) -> np.ndarray:
+        if "small" not in self._cache:
+            f = self.frame
+            s = side / max(f.width, f.height)
+            w, h = max(8, round(f.width * s)), max(8, round(f.height * s))
+            self._cache["small"] = self._turn(f.reformat(width=w, height=h, format="rgb24",
+                                                         interpolation="AREA").to_ndarray())
+        return self._cache["small"]
+
+    def rgb(self) -> np.ndarray:
+        if "rgb" not in self._cache:
+            self._cache["rgb"] = self._turn(self.frame.to_ndarray(format="rgb24"))
+        return self._cache["rgb"]
+
+    def grey(self) -> np.ndarray:
+        if "grey" not in self._cache:
+            f = self.frame
+            if f.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuv444p", "nv12"):
+                y = f.to_ndarray(format="gray")
+                if f.format.name != "yuvj420p" and getattr(f, "color_range", 1) != 2:     # limited range 16..235
+                    y = np.clip((y.astype(np.float32) - 16.0) * (255.0 / 219.0), 0, 255).astype(np.uint8)
+            else:
+                y = np.asarray(f.to_image().convert("L"))
+            self._cache["grey"] = self._turn(y)
+        return self._cache["grey"]
+
+
+def iter_frames(path, *, fps: float = DEFAULT_FPS, pictures: bool = False):
     """``(time_s, rgb)`` for about ``fps`` frames per second of the first video stream.
 
     Decodes once, in order; a frame is kept when its presentation time reaches the next
-    multiple of ``1/fps``. The display rotation (a phone video's matrix) is applied, so
-    faces are upright. Raises :class:`EmoTagError` naming the file when it holds no video
-    stream or cannot be decoded.
+    multiple of ``1/fps``. Frames no other frame refers to (B-frames, mostly) are only
+    decoded when they may be needed, which halves decoding for the usual H.264 file. The
+    display rotation is applied, so faces are upright. With ``pictures`` it yields
+    :class:`Picture` objects instead of RGB arrays (cheaper: nothing is converted until
+    asked). Raises :class:`EmoTagError` naming the file when it holds no video stream or
+    cannot be decoded.
     """
     import av
     if not fps > 0:
@@ -352,23 +413,28 @@ def iter_frames(path, *, fps: float = DEFAULT_FPS):
         if not streams:
             raise EmoTagError(f"{path}: no video stream")
         stream = streams[0]
+        rate = float(stream.average_rate or 0) or 25.0
         step, nxt, n = 1.0 / fps, 0.0, 0
+        # skip non-reference frames when the kept rate is well below the frame rate: a
+        # frame is then only late by at most one reference-frame interval
+        skip = fps * 3 <= rate
+        if skip:
+            stream.codec_context.skip_frame = "NONREF"
         try:
             for frame in container.decode(stream):
-                t = frame.time if frame.time is not None else n / float(stream.average_rate or 25)
+                t = frame.time if frame.time is not None else n / rate
                 n += 1
                 if t + 1e-6 < nxt:
                     continue
-                rgb = frame.to_ndarray(format="rgb24")
-                k = _rotation(frame)
-                if k:
-                    rgb = np.ascontiguousarray(np.rot90(rgb, k))
-                yield float(t), rgb
+                pic = Picture(frame, float(t))
+                yield (pic.t, pic) if pictures else (pic.t, pic.rgb())
                 nxt = (np.floor(t / step + 1e-6) + 1) * step
         except av.error.FFmpegError as exc:
             if n == 0:
                 raise EmoTagError(f"{path}: cannot decode the video: {exc}") from exc
             warnings.warn(f"{path}: video decoding stopped at {n} frames: {exc}", stacklevel=2)
+    if n == 0:
+        raise EmoTagError(f"{path}: the video has no decodable frame")
 
 
 def analyse_video(path, *, fps: float = DEFAULT_FPS, tta: bool = False, thumbnails: bool = False,
@@ -393,21 +459,21 @@ def analyse_video(path, *, fps: float = DEFAULT_FPS, tta: bool = False, thumbnai
     n = 0
     t = 0.0
     finder = Finder()
-    for t, rgb in iter_frames(path, fps=fps):
+    for t, pic in iter_frames(path, fps=fps, pictures=True):
         n += 1
-        size = rgb.shape[1], rgb.shape[0]
-        faces = expressions(rgb, finder(rgb, t), tta=tta, margin=margin)
+        size = pic.width, pic.height
+        found = finder(pic, t)
+        rgb = pic.grey() if found else None            # the crops are grey: the full RGB frame is rarely needed
+        faces = expressions(rgb, found, tta=tta, margin=margin)
         ids = track(tracks, faces, t)
         if not faces:
             rows.append({"time": t, "track": -1})
         for f, k in zip(faces, ids):
             rows.append({"time": t, "track": k, "x0": f.box[0], "y0": f.box[1], "x1": f.box[2], "y1": f.box[3],
-                         "score": f.score, "height": (f.box[3] - f.box[1]) / rgb.shape[0],
+                         "score": f.score, "height": (f.box[3] - f.box[1]) / pic.height,
                          **{f"p_{e}": float(p) for e, p in zip(EXPRESSIONS, f.probs)}})
             if thumbnails and (k not in thumbs or f.area > thumbs[k][0]):
                 thumbs[k] = (f.area, crop(rgb, f, margin=margin))
-    if n == 0:
-        raise EmoTagError(f"{path}: the video has no decodable frame")
     cols = ["time", "track", "x0", "y0", "x1", "y1", "score", "height"] + [f"p_{e}" for e in EXPRESSIONS]
     df = pd.DataFrame(rows).reindex(columns=cols)
     main = main_track(df)

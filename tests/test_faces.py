@@ -150,7 +150,9 @@ def test_a_rotated_video_is_turned_upright(videos):
 
 def test_frames_are_sampled_at_the_asked_rate(videos):
     times = [t for t, _ in va_faces.iter_frames(videos["smile"], fps=2)]
-    assert times == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5], abs=0.021)
+    assert len(times) == 8 and times[0] == 0.0
+    late = np.asarray(times) - np.arange(8) * 0.5
+    assert (late >= -1e-6).all() and (late <= 0.09).all()      # at most two frames late (non-reference frames skipped)
 
 
 def test_bad_videos_fail_with_the_file_name(tmp_path, videos):
