@@ -119,7 +119,9 @@ def _run_library(args):
                               batch_size=args.batch_size, chunk_size=args.chunk_size, force=args.force,
                               retry_failed=args.retry_failed, emotion=args.emotion, lexicon=args.lexicon,
                               pairs=args.pairs, eps=args.eps, progress=show_progress(args),
-                              segments=tuple(args.segments) if args.segments else None, **kw)
+                              segments=tuple(args.segments) if args.segments else None,
+                              faces={"fps": args.face_fps, "window": args.segments[0], "hop": args.segments[1]}
+                              if args.faces else None, **kw)
     errors_csv = Path(args.out_dir) / OUTPUTS["errors"]
     write_csv(pd.DataFrame([{"path": p, "severity": "error", "message": m} for p, m in summary.failures],
                            columns=["path", "severity", "message"]), errors_csv)

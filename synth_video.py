@@ -3,7 +3,7 @@
 Reads ``tests/data/astronaut.jpg`` (the portrait of astronaut Eileen Collins that
 scikit-image ships as ``skimage.data.astronaut()``, a NASA photograph in the public domain;
 she smiles). Writes H.264 MP4 files (PyAV's bundled FFmpeg, libx264) with an optional AAC
-soundtrack from :mod:`synth_audio`. Each scene is a function of time, so a test can say
+soundtrack (a tone or noise). Each scene is a function of time, so a test can say
 exactly where the face is:
 
   smile         the face, still, large
@@ -19,7 +19,6 @@ Examples:
 """
 from __future__ import annotations
 
-import argparse
 import functools
 from fractions import Fraction
 from pathlib import Path
@@ -66,6 +65,16 @@ def _paste(img, face_height, cx, cy):
     return img
 
 
+def _soundtrack(kind: str, seconds: float, sr: int) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    if kind == "sine":
+        return 0.3 * np.sin(2 * np.pi * 440 * t)
+    if kind == "noise":
+        x = np.random.default_rng(0).standard_normal(t.size)
+        return 0.1 * np.convolve(x, np.ones(8) / 8, mode="same")
+    raise ValueError(f"unknown soundtrack {kind!r}; expected sine or noise")
+
+
 def frame(scene: str, t: float, seconds: float, w: int, h: int) -> np.ndarray:
     """The RGB frame (uint8, h x w x 3) of ``scene`` at time ``t``."""
     img = _background(w, h, t)
@@ -90,7 +99,7 @@ def write_video(path, scene: str = "smile", *, seconds: float = 4.0, size=(640, 
                 audio: str | None = "sine", rotate: int = 0, crf: int = 28) -> Path:
     """Write ``scene`` to ``path`` (MP4: H.264, and AAC audio unless ``audio`` is None).
 
-    ``audio`` is a :func:`synth_audio.synthesize` kind. ``rotate`` (0, 90, 180, 270) stores
+    ``audio`` is ``"sine"`` (a 440 Hz tone), ``"noise"`` (soft pink-ish noise) or None. ``rotate`` (0, 90, 180, 270) stores
     the frames turned by that many degrees clockwise, with a display matrix that tells a
     player to turn them back, as a phone does.
     """
@@ -107,11 +116,10 @@ def write_video(path, scene: str = "smile", *, seconds: float = 4.0, size=(640, 
             vs.set_display_rotation(rotate)
         a_s = None
         if audio:
-            from synth_audio import synthesize
             sr = 44100
             a_s = out.add_stream("aac", rate=sr)
             a_s.layout = "mono"
-            y = synthesize(audio, seconds=seconds, sr=sr)
+            y = _soundtrack(audio, seconds, sr)
         n = int(round(seconds * fps))
         for i in range(n):
             img = frame(scene, i / fps, seconds, w, h)
@@ -137,13 +145,14 @@ def write_video(path, scene: str = "smile", *, seconds: float = 4.0, size=(640, 
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from va_cli import parser
+    ap = parser(__doc__)
     ap.add_argument("out_dir", help="folder for the videos")
     ap.add_argument("--scene", choices=SCENES, action="append", help="scene(s) to write (default: all)")
-    ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--size", type=int, nargs=2, default=(640, 360), metavar=("W", "H"))
-    ap.add_argument("--fps", type=int, default=25)
-    ap.add_argument("--no-audio", action="store_true", help="no soundtrack")
+    ap.add_argument("--seconds", type=float, default=4.0, help="length of each video in seconds")
+    ap.add_argument("--size", type=int, nargs=2, default=(640, 360), metavar=("W", "H"), help="frame size in pixels")
+    ap.add_argument("--fps", type=int, default=25, help="frames per second")
+    ap.add_argument("--no-audio", action="store_true", help="no soundtrack (default: a sine tone in AAC)")
     args = ap.parse_args(argv)
     for scene in args.scene or SCENES:
         p = write_video(Path(args.out_dir) / f"{scene}.mp4", scene, seconds=args.seconds, size=tuple(args.size),

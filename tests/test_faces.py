@@ -212,3 +212,43 @@ def test_keep_thumbnails_keeps_one_crop_per_face(tmp_path, videos):
     thumbs = sorted((out / "thumbnails").glob("*.png"))
     assert len(thumbs) == 2
     assert Image.open(thumbs[0]).size == (64, 64)
+
+
+def test_faces_go_into_the_library(tmp_path, videos):
+    import sqlite3
+
+    import predict_new_audio
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for s in ("smile", "no_face", "silent"):
+        shutil.copy(videos[s], lib / f"{s}.mp4")
+    db = tmp_path / "library.db"
+    argv = [str(lib), "--faces", "--db", str(db), "--out-dir", str(tmp_path / "o"), "--no-cache", "-q"]
+    assert predict_new_audio.main(argv) == 0
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT p.path, f.face_label, f.fused_source, f.faces_seen, f.probs FROM faces f "
+                        "JOIN audio_paths p ON p.file_id = f.file_id ORDER BY p.path, f.start_s").fetchall()
+    by = {}
+    for path, label, source, seen, probs in rows:
+        by.setdefault(path.split("/")[-1], []).append((label, source, seen, probs))
+    assert set(by) == {"smile.mp4", "no_face.mp4", "silent.mp4"}
+    assert {r[0] for r in by["smile.mp4"]} == {"happy"} and all(r[3] for r in by["smile.mp4"])
+    assert {r[:3] for r in by["no_face.mp4"]} == {("no_face", "none", 0)}
+    assert {r[0] for r in by["silent.mp4"]} == {"happy"}
+    n = len(rows)
+    assert predict_new_audio.main(argv) == 0                  # a second run: nothing to redo, nothing doubled
+    assert conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0] == n
+
+
+def test_log_predictions_to_db_reads_the_faces_csv(tmp_path, videos):
+    import sqlite3
+
+    import log_predictions_to_db
+    import predict_new_audio
+    out = tmp_path / "out"
+    assert predict_new_audio.main([str(videos["smile"]), "--faces", "--out-dir", str(out), "--no-cache", "-q",
+                                   "--timelines", "0"]) == 0
+    db = tmp_path / "l.db"
+    assert log_predictions_to_db.main(["--in-dir", str(out), "--db", str(db), "-q"]) == 0
+    labels = {r[0] for r in sqlite3.connect(db).execute("SELECT face_label FROM faces")}
+    assert labels == {"happy"}
