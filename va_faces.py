@@ -63,6 +63,10 @@ CROP_MARGIN = 0.2            #: the expression crop: the detector's box grown by
 CROP_SIZE = 64               #: the classifier's square grey input
 TRACK_IOU = 0.3              #: a face continues a track when its box overlaps the track's last box this much
 DEFAULT_FPS = 4.0
+#: Test-time augmentation (the mirrored crop averaged in), on by the rule declared in
+#: ``bench/bench_faces.py``: it raised balanced accuracy on CK+48 (0.617 -> 0.625) and held
+#: on FER2013 PrivateTest and JAFFE, where it was not chosen (docs/BENCHMARKS.md, "Faces").
+TTA = True
 
 
 # ------------------------------------------------------------------ models
@@ -380,14 +384,20 @@ class Picture:
     def grey(self) -> np.ndarray:
         if "grey" not in self._cache:
             f = self.frame
-            if f.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuv444p", "nv12"):
-                y = f.to_ndarray(format="gray")
-                if f.format.name != "yuvj420p" and getattr(f, "color_range", 1) != 2:     # limited range 16..235
-                    y = np.clip((y.astype(np.float32) - 16.0) * (255.0 / 219.0), 0, 255).astype(np.uint8)
+            name = f.format.name
+            if name in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12"):
+                plane = f.planes[0]                  # the luma plane itself: no conversion
+                y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+                full = name.startswith("yuvj") or getattr(f, "color_range", 1) == 2
+                if not full:                         # limited range (16..235) -> 0..255
+                    y = _LIMITED_TO_FULL[y]
             else:
                 y = np.asarray(f.to_image().convert("L"))
-            self._cache["grey"] = self._turn(y)
+            self._cache["grey"] = self._turn(np.ascontiguousarray(y))
         return self._cache["grey"]
+
+
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16.0) * (255.0 / 219.0)), 0, 255).astype(np.uint8)
 
 
 def iter_frames(path, *, fps: float = DEFAULT_FPS, pictures: bool = False):
@@ -437,7 +447,7 @@ def iter_frames(path, *, fps: float = DEFAULT_FPS, pictures: bool = False):
         raise EmoTagError(f"{path}: the video has no decodable frame")
 
 
-def analyse_video(path, *, fps: float = DEFAULT_FPS, tta: bool = False, thumbnails: bool = False,
+def analyse_video(path, *, fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails: bool = False,
                   margin: float = CROP_MARGIN) -> tuple[pd.DataFrame, dict]:
     """Every sampled frame's faces, tracked.
 
@@ -613,7 +623,7 @@ FACE_COLUMNS = (["sha256", "path", "start", "end", "face_label", "face_confidenc
 
 
 def face_rows(path, *, segments: pd.DataFrame | None = None, window: float = 3.0, hop: float = 1.0,
-              fps: float = DEFAULT_FPS, tta: bool = False, thumbnails_dir=None, sha256: str = "",
+              fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails_dir=None, sha256: str = "",
               lexicon_path=None) -> pd.DataFrame:
     """The face, voice and fused answer of every window of one video (:data:`FACE_COLUMNS`).
 
