@@ -12,6 +12,7 @@ exactly where the face is:
   two_faces     the face twice, one large (left) and one small (right)
   no_face       a grey gradient with moving shapes, no face
   small_face    the face at 5% of the frame height in a 720p frame
+  two_shots     a cut half-way: the face on a light background, then a dark room without it
 
 Examples:
   python synth_video.py /tmp/videos                 # every scene, 4 s, 640 x 360, with audio
@@ -27,7 +28,7 @@ import numpy as np
 
 FACE_IMAGE = Path(__file__).resolve().parent / "tests" / "data" / "astronaut.jpg"
 FACE_BOX = (173, 68, 280, 174)      #: where BlazeFace finds the face in the 512 x 512 portrait (x0, y0, x1, y1)
-SCENES = ("smile", "moving", "comes_goes", "two_faces", "no_face", "small_face")
+SCENES = ("smile", "moving", "comes_goes", "two_faces", "no_face", "small_face", "two_shots")
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,6 +93,11 @@ def frame(scene: str, t: float, seconds: float, w: int, h: int) -> np.ndarray:
         return img
     if scene == "small_face":
         return _paste(img, 0.05 * h, w * 0.35, h * 0.4)
+    if scene == "two_shots":
+        if u < 0.5:
+            return _paste(img, 0.45 * h, w / 2, h / 2)
+        dark = (img.astype(np.int16) // 4 + np.array([0, 10, 40], np.int16)).clip(0, 255).astype(np.uint8)
+        return dark
     raise ValueError(f"unknown scene {scene!r}; expected one of {SCENES}")
 
 

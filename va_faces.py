@@ -456,8 +456,10 @@ def analyse_video(path, *, fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails
     faces : DataFrame
         One row per face per sampled frame: ``time``, ``track``, ``x0, y0, x1, y1`` (pixels),
         ``score``, ``height`` (share of the frame's height), the seven probabilities
-        ``p_<class>`` and ``main`` (True on the main face's track). A frame without faces
-        has one row with ``track`` -1 and no box, so every sampled time is present.
+        ``p_<class>``, ``cut`` (how much the frame's colours changed since the previous
+        sampled frame, 0..1: :func:`scenes` reads it) and ``main`` (True on the main face's
+        track). A frame without faces has one row with ``track`` -1 and no box, so every
+        sampled time is present.
     summary : dict
         ``frames`` (sampled), ``width``, ``height``, ``duration`` (last sampled time plus a
         step), ``main_track`` (-1 when no face was seen) and, with ``thumbnails``,
@@ -469,22 +471,26 @@ def analyse_video(path, *, fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails
     n = 0
     t = 0.0
     finder = Finder()
+    cuts, hist_prev = [], None
     for t, pic in iter_frames(path, fps=fps, pictures=True):
         n += 1
         size = pic.width, pic.height
         found = finder(pic, t)
+        hist = _histogram(pic.small())
+        cuts.append(0.0 if hist_prev is None else 0.5 * float(np.abs(hist - hist_prev).sum()))
+        hist_prev = hist
         rgb = pic.grey() if found else None            # the crops are grey: the full RGB frame is rarely needed
         faces = expressions(rgb, found, tta=tta, margin=margin)
         ids = track(tracks, faces, t)
         if not faces:
-            rows.append({"time": t, "track": -1})
+            rows.append({"time": t, "track": -1, "cut": cuts[-1]})
         for f, k in zip(faces, ids):
-            rows.append({"time": t, "track": k, "x0": f.box[0], "y0": f.box[1], "x1": f.box[2], "y1": f.box[3],
+            rows.append({"time": t, "track": k, "cut": cuts[-1], "x0": f.box[0], "y0": f.box[1], "x1": f.box[2], "y1": f.box[3],
                          "score": f.score, "height": (f.box[3] - f.box[1]) / pic.height,
                          **{f"p_{e}": float(p) for e, p in zip(EXPRESSIONS, f.probs)}})
             if thumbnails and (k not in thumbs or f.area > thumbs[k][0]):
                 thumbs[k] = (f.area, crop(rgb, f, margin=margin))
-    cols = ["time", "track", "x0", "y0", "x1", "y1", "score", "height"] + [f"p_{e}" for e in EXPRESSIONS]
+    cols = ["time", "track", "x0", "y0", "x1", "y1", "score", "height"] + [f"p_{e}" for e in EXPRESSIONS] + ["cut"]
     df = pd.DataFrame(rows).reindex(columns=cols)
     main = main_track(df)
     df["main"] = (df["track"] == main) & (main >= 0)
@@ -493,6 +499,37 @@ def analyse_video(path, *, fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails
     if thumbnails:
         summary["thumbnails"] = {k: v[1] for k, v in thumbs.items()}
     return df, summary
+
+
+def _histogram(rgb: np.ndarray) -> np.ndarray:
+    """A small frame's colour histogram (8 levels per channel, 24 bins), summing to 1."""
+    q = (np.asarray(rgb, dtype=np.uint8) >> 5).reshape(-1, 3)
+    h = np.concatenate([np.bincount(q[:, c], minlength=8) for c in range(3)]).astype(np.float64)
+    return h / max(1.0, h.sum())
+
+
+#: A shot boundary: the colour histogram changes by at least this share between two
+#: sampled frames (half the L1 distance, 0..1) ...
+CUT_THRESHOLD = 0.35
+#: ... and the previous boundary is at least this many seconds earlier.
+MIN_SHOT = 1.0
+
+
+def scenes(faces: pd.DataFrame, duration: float, *, threshold: float = CUT_THRESHOLD,
+           min_shot: float = MIN_SHOT) -> list[tuple[float, float]]:
+    """Shots ``[(start, end), ...]`` from the ``cut`` scores of :func:`analyse_video`.
+
+    A hard cut changes most of a frame's colours at once; a pan or a moving face changes
+    few. A boundary is placed at a sampled frame whose histogram distance from the previous
+    one reaches ``threshold``, at least ``min_shot`` seconds after the previous boundary.
+    """
+    per = faces.groupby("time")["cut"].max().sort_index()
+    bounds = [0.0]
+    for t, c in per.items():
+        if t > 0 and c >= threshold and t - bounds[-1] >= min_shot:
+            bounds.append(float(t))
+    bounds.append(float(duration))
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 # ------------------------------------------------------------------ tracking
@@ -622,20 +659,12 @@ FACE_COLUMNS = (["sha256", "path", "start", "end", "face_label", "face_confidenc
                  "fused_confidence"] + [f"face_p_{w}" for w in LABELS])
 
 
-def face_rows(path, *, segments: pd.DataFrame | None = None, window: float = 3.0, hop: float = 1.0,
-              fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails_dir=None, sha256: str = "",
-              lexicon_path=None) -> pd.DataFrame:
-    """The face, voice and fused answer of every window of one video (:data:`FACE_COLUMNS`).
-
-    ``segments`` are the file's rows of ``new_audio_segments.csv`` (``start``, ``end``,
-    ``emotion_label``, ``emotion_confidence``, ``domain``): the windows come from them, so
-    the face lane and the voice lane share one grid, and a window's voice is its emotion
-    label where its domain is speech (``voice_label`` is empty elsewhere: music, effects,
-    silence). Without them (a video without sound) the grid is ``window``/``hop`` over the
-    video. With ``thumbnails_dir``, one 64 x 64 grey PNG per face track is written there
-    (nothing is kept otherwise).
-    """
-    faces, summary = analyse_video(path, fps=fps, tta=tta, thumbnails=thumbnails_dir is not None)
+def face_lane(path, *, segments: pd.DataFrame | None = None, window: float = 3.0, hop: float = 1.0,
+              fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails: bool = False, sha256: str = "",
+              lexicon_path=None) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """``(rows, summary, faces)``: :func:`face_rows`'s table, :func:`analyse_video`'s summary
+    (with ``thumbnails`` in memory when asked) and its per-frame faces."""
+    faces, summary = analyse_video(path, fps=fps, tta=tta, thumbnails=thumbnails)
     if segments is not None and len(segments):
         seg = segments.reset_index(drop=True)
         grid = list(zip(seg["start"].astype(float), seg["end"].astype(float)))
@@ -653,6 +682,24 @@ def face_rows(path, *, segments: pd.DataFrame | None = None, window: float = 3.0
     w["fused_label"] = [f[0] for f in fused]
     w["fused_source"] = [f[1] for f in fused]
     w["fused_confidence"] = [f[2] for f in fused]
+    return w.reindex(columns=FACE_COLUMNS), summary, faces
+
+
+def face_rows(path, *, segments: pd.DataFrame | None = None, window: float = 3.0, hop: float = 1.0,
+              fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails_dir=None, sha256: str = "",
+              lexicon_path=None) -> pd.DataFrame:
+    """The face, voice and fused answer of every window of one video (:data:`FACE_COLUMNS`).
+
+    ``segments`` are the file's rows of ``new_audio_segments.csv`` (``start``, ``end``,
+    ``emotion_label``, ``emotion_confidence``, ``domain``): the windows come from them, so
+    the face lane and the voice lane share one grid, and a window's voice is its emotion
+    label where its domain is speech (``voice_label`` is empty elsewhere: music, effects,
+    silence). Without them (a video without sound) the grid is ``window``/``hop`` over the
+    video. With ``thumbnails_dir``, one 64 x 64 grey PNG per face track is written there
+    (nothing is kept otherwise).
+    """
+    rows, summary, _ = face_lane(path, segments=segments, window=window, hop=hop, fps=fps, tta=tta,
+                                 thumbnails=thumbnails_dir is not None, sha256=sha256, lexicon_path=lexicon_path)
     if thumbnails_dir is not None:
         from PIL import Image
         d = Path(thumbnails_dir)
@@ -660,4 +707,54 @@ def face_rows(path, *, segments: pd.DataFrame | None = None, window: float = 3.0
         tag = sha256[:8] or "x"
         for k, img in summary.get("thumbnails", {}).items():
             Image.fromarray(img).save(d / f"{Path(path).stem}-{tag}-face{k}.png")
-    return w.reindex(columns=FACE_COLUMNS)
+    return rows
+
+
+def _majority(labels) -> str:
+    labels = [x for x in labels if isinstance(x, str) and x not in ("", "no_face")]
+    return max(set(labels), key=labels.count) if labels else ""
+
+
+def scene_summaries(faces: pd.DataFrame, shots, segments: pd.DataFrame | None = None, *,
+                    lexicon_path=None) -> list[dict]:
+    """Per shot: the face's and the voice's emotion.
+
+    ``faces`` are :func:`analyse_video`'s per-frame rows: a shot's face is its main face
+    within the shot (the track with the largest summed area in it), its label the class of
+    the highest mean probability, its valence/arousal the lexicon coordinates weighted by
+    those means. The voice is the speech windows of ``segments`` whose centre lies in the
+    shot: the most frequent label and the mean predicted valence/arousal.
+
+    Each item: ``start``, ``end``, ``face`` (None without a face; else ``label``,
+    ``confidence``, ``valence``, ``arousal``, ``frames``), ``voice`` (None without speech;
+    else ``label``, ``valence``, ``arousal``, ``windows``) and ``sound`` (the mean predicted
+    valence/arousal of all the shot's windows, None without sound).
+    """
+    out = []
+    pcols = [f"p_{e}" for e in EXPRESSIONS]
+    seg = segments.reset_index(drop=True) if segments is not None and len(segments) else None
+    smid = None if seg is None else ((seg["start"] + seg["end"]) / 2).to_numpy(float)
+    for i, (a, b) in enumerate(shots):
+        last = i == len(shots) - 1
+        item = {"start": a, "end": b, "face": None, "voice": None, "sound": None}
+        f = faces[(faces["time"] >= a - 1e-9) & ((faces["time"] < b - 1e-9) | last) & (faces["track"] >= 0)]
+        if len(f):
+            area = ((f["x1"] - f["x0"]) * (f["y1"] - f["y0"])).groupby(f["track"]).sum()
+            m = f[f["track"] == area.idxmax()]
+            p = m[pcols].to_numpy(float).mean(axis=0)
+            v, ar = face_va(p, lexicon_path)[0]
+            k = int(np.argmax(p))
+            item["face"] = {"label": LABELS[k], "confidence": float(p[k]), "valence": float(v), "arousal": float(ar),
+                            "frames": int(len(m))}
+        if seg is not None:
+            sm = (smid >= a) & ((smid < b) | last)
+            s = seg[sm]
+            if len(s):
+                item["sound"] = {"valence": float(s["valence"].mean()), "arousal": float(s["arousal"].mean()),
+                                 "windows": int(len(s))}
+                sp = s[s["domain"].astype(str) == "speech"]
+                if len(sp):
+                    item["voice"] = {"label": _majority(sp["emotion_label"]), "valence": float(sp["valence"].mean()),
+                                     "arousal": float(sp["arousal"].mean()), "windows": int(len(sp))}
+        out.append(item)
+    return out
