@@ -102,8 +102,9 @@ def scores(truth, probs, classes) -> dict:
     keep = truth != "surprise"
     v_true = np.array([VALENCE3[t] for t in truth[keep]])
     val = float((call[keep] == v_true).mean())
+    per = {c: float((pred[truth == c] == c).mean()) for c in classes if (truth == c).any()}
     return {"n": int(len(truth)), "accuracy": acc, "balanced": float(np.mean(recalls)), "valence3": val,
-            "n_valence": int(keep.sum())}
+            "n_valence": int(keep.sum()), "recall": per}
 
 
 def crops_set(folder, mapping, pattern):
@@ -164,6 +165,11 @@ def accuracy_section(args, cmd) -> str:
              "Model: mini-Xception (FER2013), `models/face/`; crops as `va_faces` makes them (the detector's box "
              f"grown by {int(100 * __import__('va_faces').CROP_MARGIN)}% a side, squared, 64x64 grey). 3-way valence: "
              "happy / angry+disgust+fear+sad / neutral, surprise left out. TTA: the mirrored crop averaged in.", "",
+             "The sets (never committed; their terms forbid it): GitHub snapshots copied for reading, then "
+             "`git --git-dir <snapshot> archive HEAD test | tar -x -C /tmp/faces/fer` for FER2013 PrivateTest "
+             "(`RecepTahirGunlu/Duygu-Tanima`, `test/<class>/PrivateTest_*.jpg`), `... archive HEAD CK+48` "
+             "(`WuJie1010/Facial-Expression-Recognition.Pytorch`) and `... archive HEAD jaffe_db` "
+             "(`fitoplankton/facial-expression-classification-prediction`).", "",
              "| set | n | TTA | accuracy | balanced accuracy | 3-way valence |", "|---|---:|---|---:|---:|---:|"]
     results, skipped = {}, []
     for name, folder, fn in (("FER2013 PrivateTest (7 classes)", args.fer, lambda f: run_crops(f, FER_CLASSES, "PrivateTest_*.jpg")),
@@ -178,6 +184,11 @@ def accuracy_section(args, cmd) -> str:
             s = r[tta]
             lines.append(f"| {name} | {s['n']} | {'yes' if tta else 'no'} | {s['accuracy']:.3f} | {s['balanced']:.3f} | "
                          f"{s['valence3']:.3f} (n={s['n_valence']}) |")
+    import va_faces
+    if results:
+        lines += ["", f"Recall per class, the shipped setting (TTA {'on' if va_faces.TTA else 'off'}):", ""]
+        for name, r in results.items():
+            lines.append(f"- {name}: " + ", ".join(f"{c} {v:.2f}" for c, v in r[va_faces.TTA]["recall"].items()))
     jaffe = results.get("JAFFE through the detector (7 classes)")
     if jaffe:
         lines += ["", f"JAFFE detection recall: {jaffe['recall']:.3f} ({round(jaffe['recall'] * jaffe['n_images'])} of "
