@@ -332,8 +332,17 @@ def expressions(rgb: np.ndarray, faces: list[Face], *, tta: bool = False,
 
 
 # ------------------------------------------------------------------ video
+#: The file name endings looked at for a picture (an audio-only M4A or WebM is then told by
+#: its streams); other files are not opened for faces at all, which keeps ``--faces`` cheap
+#: on a large audio library.
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".qt", ".3gp", ".webm", ".mkv", ".asf", ".wmv", ".avi")
+
+
 def has_video(path) -> bool:
-    """Whether ``path`` holds a video stream PyAV can open (False for audio-only files)."""
+    """Whether ``path`` (a name ending in :data:`VIDEO_EXTENSIONS`) holds a video stream PyAV
+    can open (False for audio-only files and every other ending)."""
+    if Path(path).suffix.lower() not in VIDEO_EXTENSIONS:
+        return False
     import av
     try:
         with av.open(str(path)) as c:
