@@ -252,3 +252,14 @@ def test_log_predictions_to_db_reads_the_faces_csv(tmp_path, videos):
     assert log_predictions_to_db.main(["--in-dir", str(out), "--db", str(db), "-q"]) == 0
     labels = {r[0] for r in sqlite3.connect(db).execute("SELECT face_label FROM faces")}
     assert labels == {"happy"}
+
+
+def test_shots_are_cut_where_the_picture_changes(tmp_path, videos):
+    cut = synth_video.write_video(tmp_path / "cut.mp4", "two_shots", seconds=4.0, audio=None)
+    faces, summary = va_faces.analyse_video(cut)
+    shots = va_faces.scenes(faces, summary["duration"])
+    assert len(shots) == 2 and shots[1][0] == pytest.approx(2.0, abs=0.1)
+    first, second = va_faces.scene_summaries(faces, shots)
+    assert first["face"]["label"] == "happy" and second["face"] is None
+    faces, summary = va_faces.analyse_video(videos["moving"])      # a moving, shrinking face is one shot
+    assert len(va_faces.scenes(faces, summary["duration"])) == 1
