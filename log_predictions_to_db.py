@@ -2,7 +2,7 @@
 
 Reads the hand-off CSVs of ``predict_new_audio.py`` from ``--in-dir``
 (new_audio_features_raw.csv, new_audio_predicted_va.csv, new_audio_descriptor_scores.csv, and
-new_audio_segments.csv when ``--segments`` wrote one)
+new_audio_segments.csv when ``--segments`` wrote one, new_audio_faces.csv when ``--faces`` did)
 and the models they name from ``--models-dir``. With ``--corpus``, it also logs a
 training corpus: its feature table (``out_Valence.csv.gz``) and its human labels
 (``out_labels.csv``: valence, arousal, emotion, GEMS ratings ...).
@@ -127,6 +127,13 @@ def log_predictions(conn, in_dir: Path, models_dir: Path, batch_size: int, progr
                     batch = []
             if batch:
                 log_segments(conn, ids, pd.concat(batch), words)
+    faces_csv = in_dir / OUTPUTS["faces"]
+    if faces_csv.is_file():
+        from va_db import log_faces
+        faces = read_csv(faces_csv, required=["sha256", "path", "start", "end", "face_label", "faces_seen",
+                                              "face_frames", "fused_source"], finite=["start", "end"],
+                         key=["sha256", "start", "end"])
+        log_faces(conn, faces)
     return len(feats)
 
 

@@ -15,6 +15,12 @@ WMA and more, with their tags), the valence and arousal models in
                                     ucs_catid, ... of va_metadata.FIELDS)
   new_audio_descriptor_scores.csv   sha256, path, one score in 0..1 per descriptor word
   new_audio_errors.csv              every file that failed or was analysed with a warning
+  new_audio_faces.csv               with --faces, for every video: sha256, path, start, end, face_label,
+                                    face_confidence, face_valence, face_arousal, faces_seen, face_frames,
+                                    voice_label (the window's speech emotion, empty without speech),
+                                    voice_confidence, fused_label, fused_source (face, voice, face+voice,
+                                    face>voice or voice>face when they disagree, none), fused_confidence
+                                    and the main face's seven expression probabilities, per window
   new_audio_segments.csv            with --segments WIN HOP: sha256, path, start, end (s), valence,
                                     arousal, emotion label, confidence, source, intervals, domain,
                                     sound classes, top descriptor and one score per descriptor
@@ -41,8 +47,15 @@ listed in --out-dir/new_audio_errors.csv and in the database's `failures` table,
 are not retried until the file changes (or --retry-failed). With --segments, the
 windows go into the segments table, for every file that has none from these models.
 
+Faces (--faces): a video's picture is looked at too (:mod:`va_faces`): about 4 frames a
+second, faces found (BlazeFace), the main face (largest and most persistent) classified
+into seven expressions (mini-Xception, FER2013) per window of the --segments grid, and
+fused with the voice's emotion in the same window. A video without sound still gets its
+face lane; an audio file gets none. The timeline figures get a face and a voice lane.
+
 Examples:
   python predict_new_audio.py my_sounds/ extra/door.wav -j 2
+  python predict_new_audio.py scene.mp4 --faces --out-dir output/scene       # face + voice lanes
   python predict_new_audio.py ../shared/data/emotify --out-dir output/emotify
   python predict_new_audio.py /srv/sfx --db output/library.db -j -1          # incremental library run
   python predict_new_audio.py /srv/sfx --db output/library.db --scheduler tcp://10.0.0.5:8786
@@ -56,7 +69,7 @@ import pandas as pd
 
 from essentia_engine import DEFAULT_CONFIG, feature_names
 from extractor import extract_batch
-from va_cli import add_common_args, extraction_args, exit_main, parser, run_main, show_progress
+from va_cli import add_common_args, add_face_args, extraction_args, exit_main, parser, run_main, show_progress
 from va_inference import ModelSet
 from va_io import FEATURE_META_COLUMNS, OUTPUTS, write_csv
 from va_metadata import metadata_frame
@@ -80,6 +93,7 @@ def build_parser():
     ap.add_argument("--timelines", type=int, default=10, metavar="N",
                     help="with --segments: draw the valence/arousal timeline of the first N files into "
                          "OUT_DIR/timelines/ (PNG + SVG)")
+    add_face_args(ap)
     lib = ap.add_argument_group("library mode (incremental, resumable, straight into the database)")
     lib.add_argument("--db", metavar="LIBRARY.db", default=None,
                      help="analyse into this SQLite library instead of writing the hand-off CSVs")
@@ -105,7 +119,9 @@ def _run_library(args):
                               batch_size=args.batch_size, chunk_size=args.chunk_size, force=args.force,
                               retry_failed=args.retry_failed, emotion=args.emotion, lexicon=args.lexicon,
                               pairs=args.pairs, eps=args.eps, progress=show_progress(args),
-                              segments=tuple(args.segments) if args.segments else None, **kw)
+                              segments=tuple(args.segments) if args.segments else None,
+                              faces={"fps": args.face_fps, "window": args.segments[0], "hop": args.segments[1]}
+                              if args.faces else None, **kw)
     errors_csv = Path(args.out_dir) / OUTPUTS["errors"]
     write_csv(pd.DataFrame([{"path": p, "severity": "error", "message": m} for p, m in summary.failures],
                            columns=["path", "severity", "message"]), errors_csv)
@@ -121,6 +137,10 @@ def _run_library(args):
 def _run(args):
     if args.segments and not (args.segments[0] > 0 and args.segments[1] > 0):
         raise EmoTagError(f"--segments needs a positive window and hop, got {args.segments[0]} {args.segments[1]}")
+    if args.faces and not args.face_fps > 0:
+        raise EmoTagError(f"--face-fps must be positive, got {args.face_fps}")
+    if args.faces and not args.segments:
+        args.segments = [3.0, 1.0]
     if args.db:
         return _run_library(args)
     out_dir = Path(args.out_dir)
@@ -167,11 +187,18 @@ def _run(args):
         seg["valence_model"] = hashes["valence"]
         seg["arousal_model"] = hashes["arousal"]
         write_csv(seg, out_dir / OUTPUTS["segments"], window=args.segments[0], hop=args.segments[1])
-        if args.timelines > 0 and len(seg):
-            from va_plotter import plot_timeline
-            for path in list(dict.fromkeys(seg["path"]))[:args.timelines]:
-                plot_timeline(seg[seg["path"] == path], out_dir / "timelines" / Path(path).stem,
-                              title=Path(path).name)
+    faces = None
+    if args.faces:
+        faces, face_errors = _faces(args, files, {r.path: r.sha256 for r in good}, seg)
+        errors.extend(face_errors)
+        write_csv(faces, out_dir / OUTPUTS["faces"], window=args.segments[0], hop=args.segments[1],
+                  face_fps=args.face_fps)
+    if args.segments and args.timelines > 0:
+        from va_plotter import plot_timeline
+        paths = list(dict.fromkeys(list(seg["path"]) + ([] if faces is None else list(faces["path"]))))
+        for path in paths[:args.timelines]:
+            plot_timeline(seg[seg["path"] == path], out_dir / "timelines" / Path(path).stem, title=Path(path).name,
+                          faces=None if faces is None else faces[faces["path"] == path])
     write_csv(feats, out_dir / OUTPUTS["features"], config=DEFAULT_CONFIG, source="predict_new_audio.py")
     write_csv(pred, out_dir / OUTPUTS["va"])
     write_csv(scores, out_dir / OUTPUTS["scores"], eps=args.eps)
@@ -179,9 +206,34 @@ def _run(args):
     n_err = sum(not r.ok for r in results) + len(problems)
     if not args.quiet:
         print(f"analysed {len(good)} of {len(results)} files ({n_err} failed; see {out_dir / OUTPUTS['errors']})")
-        for k in ("features", "va", "scores") + (("segments",) if args.segments else ()):
+        if faces is not None:
+            print(f"faces: {faces['path'].nunique()} videos, {int((faces['face_label'] != 'no_face').sum())} of "
+                  f"{len(faces)} windows show a face")
+        for k in ("features", "va", "scores") + (("segments",) if args.segments else ()) + \
+                (("faces",) if faces is not None else ()):
             print(f"  {out_dir / OUTPUTS[k]}")
-    return 0 if good else 1
+    return 0 if good or (faces is not None and len(faces)) else 1
+
+
+def _faces(args, files, shas, seg):
+    """The face lane of every video among ``files`` (videos without sound too), and the errors."""
+    import va_faces
+    from va_utils import sha256_file
+    rows, errors = [], []
+    thumbs = Path(args.out_dir) / "thumbnails" if args.keep_thumbnails else None
+    for path in files:
+        if not va_faces.has_video(path):
+            continue
+        try:
+            sha = shas.get(str(path)) or sha256_file(path)
+            rows.append(va_faces.face_rows(path, segments=seg[seg["path"] == str(path)], window=args.segments[0],
+                                           hop=args.segments[1], fps=args.face_fps, thumbnails_dir=thumbs,
+                                           sha256=sha, lexicon_path=args.lexicon))
+        except (EmoTagError, OSError) as exc:
+            log.error("%s: faces: %s", show_path(path), exc)
+            errors.append({"path": str(path), "severity": "error", "message": f"faces: {exc}"})
+    faces = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=va_faces.FACE_COLUMNS)
+    return faces, errors
 
 
 if __name__ == "__main__":

@@ -168,6 +168,22 @@ def cache_dir(args):
     return str(default_cache_dir())
 
 
+def add_face_args(ap: argparse.ArgumentParser):
+    """The face-lane flags of a video (``predict_new_audio.py --faces``; :mod:`va_faces`)."""
+    g = ap.add_argument_group("faces (videos: emotion from the picture beside the soundtrack's)")
+    g.add_argument("--faces", action="store_true",
+                   help="for every video: detect faces (4 frames a second), classify the main face's expression "
+                        "per window and fuse it with the voice's emotion, into new_audio_faces.csv (with --db: "
+                        "the faces table); implies --segments 3 1 unless --segments is given. Faces never leave "
+                        "the machine and no frame or face crop is stored")
+    g.add_argument("--face-fps", type=float, default=4.0, metavar="FPS",
+                   help="frames per second looked at for faces (default 4)")
+    g.add_argument("--keep-thumbnails", action="store_true",
+                   help="with --faces: keep one small grey crop per face track in OUT_DIR/thumbnails/ (off by "
+                        "default: nothing of a face is stored unless asked)")
+    return g
+
+
 def extraction_args(args) -> dict:
     """Keyword arguments of :func:`extractor.extract_batch` chosen by the shared flags."""
     scheduler = getattr(args, "scheduler", None)

@@ -17,6 +17,10 @@ Schema (foreign keys on)::
     segments(file_id, valence_model_id, arousal_model_id, start_s, end_s, valence, arousal,
              emotion_label, emotion_confidence, emotion_source, top_descriptor, scores JSON)
                                                                 per-window predictions (--segments)
+    faces(file_id, start_s, end_s, face_label, face_confidence, face_valence, face_arousal, faces_seen,
+          face_frames, voice_label, voice_confidence, fused_label, fused_source, fused_confidence, probs JSON)
+                                                                a video's face lane per window (--faces):
+                                                                the main face, the voice, the fused answer
     models(id, sha256 UNIQUE, name, kind, target, metadata JSON, added_at)
     feature_sets(id, config_key UNIQUE, config JSON, names JSON)
     features(file_id -> audio_files, feature_set_id -> feature_sets, vector BLOB float32)
@@ -54,7 +58,7 @@ from essentia_engine import ExtractorConfig, feature_names
 from va_metadata import FIELDS as META_FIELDS, TEXT_FIELDS as META_TEXT
 from va_utils import EmoTagError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: Files per transaction when logging in bulk: fewer, larger commits rewrite fewer
 #: index pages (bench/bench_library.py measures the rate).
 BULK_BATCH = 5000
@@ -150,6 +154,20 @@ CREATE TABLE IF NOT EXISTS segments (
     scores TEXT,
     PRIMARY KEY (valence_model_id, arousal_model_id, file_id, start_s, end_s)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS faces (
+    file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
+    start_s REAL NOT NULL, end_s REAL NOT NULL,
+    face_label TEXT NOT NULL,
+    face_confidence REAL CHECK (face_confidence BETWEEN 0 AND 1),
+    face_valence REAL CHECK (face_valence BETWEEN -1 AND 1),
+    face_arousal REAL CHECK (face_arousal BETWEEN -1 AND 1),
+    faces_seen INTEGER NOT NULL, face_frames INTEGER NOT NULL,
+    voice_label TEXT, voice_confidence REAL,
+    fused_label TEXT, fused_source TEXT NOT NULL, fused_confidence REAL,
+    probs TEXT,
+    PRIMARY KEY (file_id, start_s, end_s)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_faces_label ON faces(face_label);
 CREATE TABLE IF NOT EXISTS sound_classes (
     file_id INTEGER NOT NULL REFERENCES audio_files(id) ON DELETE CASCADE,
     rank INTEGER NOT NULL,
@@ -198,7 +216,8 @@ CREATE TABLE IF NOT EXISTS failures (
 """.replace("{meta_columns}", ", ".join(f"{c} TEXT" for c in META_FIELDS)).replace("{fts_columns}", ", ".join(META_TEXT))
 
 TABLES = ("audio_files", "audio_paths", "models", "feature_sets", "features", "predictions",
-          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments", "sound_classes", "metadata",
+          "descriptor_scores", "descriptor_predictions", "labels", "failures", "segments", "faces", "sound_classes",
+          "metadata",
           "feedback", "jobs")
 
 
@@ -560,6 +579,33 @@ def log_segments(conn, model_ids: tuple[int, int], segments: pd.DataFrame, words
         conn.executemany("INSERT INTO segments(file_id, valence_model_id, arousal_model_id, start_s, end_s, valence, "
                          "arousal, emotion_label, emotion_confidence, emotion_source, top_descriptor, scores, domain, "
                          "sound_classes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def log_faces(conn, faces: pd.DataFrame) -> None:
+    """Write the face lane of videos (the rows of ``new_audio_faces.csv``: ``sha256, path,
+    start, end``, the face, voice and fused columns and ``face_p_<label>``) in one
+    transaction; a file's earlier face rows are replaced."""
+    if faces is None or not len(faces):
+        return
+    pcols = [c for c in faces.columns if c.startswith("face_p_")]
+    with conn:
+        files = faces[["sha256", "path"]].drop_duplicates("sha256")
+        ids = _file_ids(conn, files)
+        conn.executemany("DELETE FROM faces WHERE file_id = ?", [(ids[s],) for s in files["sha256"]])
+        rows = []
+        for r, p in zip(faces.itertuples(index=False), faces[pcols].to_numpy(float).tolist()):
+            def txt(x):
+                return x if isinstance(x, str) and x else None
+            probs = None if not np.all(np.isfinite(p)) else json.dumps(
+                {c[len("face_p_"):]: round(v, 4) for c, v in zip(pcols, p)})
+            rows.append((ids[r.sha256], float(r.start), float(r.end), str(r.face_label), _num(r.face_confidence),
+                         _num(r.face_valence), _num(r.face_arousal), int(r.faces_seen), int(r.face_frames),
+                         txt(r.voice_label), _num(r.voice_confidence), txt(r.fused_label), str(r.fused_source),
+                         _num(r.fused_confidence), probs))
+        conn.executemany("INSERT INTO faces(file_id, start_s, end_s, face_label, face_confidence, face_valence, "
+                         "face_arousal, faces_seen, face_frames, voice_label, voice_confidence, fused_label, "
+                         "fused_source, fused_confidence, probs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         rows)
 
 
 def log_descriptor_predictions(conn, model_id: int, descriptor: str, files: pd.DataFrame, values) -> None:

@@ -50,7 +50,7 @@ TARGETS = ("valence", "arousal")
 # The hand-off files of predict_new_audio.py, which log_predictions_to_db.py reads.
 OUTPUTS = {"features": "new_audio_features_raw.csv", "va": "new_audio_predicted_va.csv",
            "scores": "new_audio_descriptor_scores.csv", "errors": "new_audio_errors.csv",
-           "segments": "new_audio_segments.csv"}
+           "segments": "new_audio_segments.csv", "faces": "new_audio_faces.csv"}
 
 
 # ---------------------------------------------------------------------------- writing

@@ -41,7 +41,7 @@ from essentia_engine import DEFAULT_CONFIG, ExtractorConfig
 from extractor import iter_extract, iter_hash
 from va_db import connect, ids_for, log_batch, register_feature_set, register_model
 from va_inference import CLASS_COLUMNS, SEGMENT_COLUMNS, UNCERTAINTY_COLUMNS, ModelSet
-from va_utils import find_audio_files, log, show_path
+from va_utils import EmoTagError, find_audio_files, log, show_path
 
 
 @dataclasses.dataclass
@@ -57,6 +57,7 @@ class RunSummary:
     skipped_failed: int = 0    # failed before, unchanged since
     removed_paths: int = 0
     segmented: int = 0         # files whose windows (--segments) were predicted in this run
+    faced: int = 0             # videos whose face lane (--faces) was analysed in this run
     audio_seconds: float = 0.0
     seconds: float = 0.0
     failures: list = dataclasses.field(default_factory=list)
@@ -68,6 +69,7 @@ class RunSummary:
                 f"{self.predicted} re-predicted, {self.failed} failed"
                 + (f", {self.skipped_failed} failed before and unchanged (--retry-failed)" if self.skipped_failed else "")
                 + (f", {self.segmented} segmented" if self.segmented else "")
+                + (f", {self.faced} videos' faces" if self.faced else "")
                 + f" in {self.seconds:.1f} s")
 
 
@@ -90,7 +92,7 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
                     backend: str = "loky", scheduler=None, cache_dir=None, batch_size: int = 200,
                     chunk_size=None, force: bool = False, retry_failed: bool = False, emotion: str = "auto",
                     lexicon=None, pairs=None, eps: float = 1.0, progress=False,
-                    timeout: float | None = None, segments=None) -> RunSummary:
+                    timeout: float | None = None, segments=None, faces: dict | None = None) -> RunSummary:
     """Bring the database up to date with the audio under ``paths``; see the module docstring.
 
     Parameters
@@ -108,6 +110,10 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
         Also predict every ``window``-second window, every ``hop`` seconds, into the
         ``segments`` table, for every scanned file that has no windows from the current
         models yet (all of them with ``force``).
+    faces : dict or None
+        Also the face lane of every scanned video without one (``va_faces.face_rows``'s
+        keywords: ``fps``, ``window``, ``hop``), into the ``faces`` table, on the windows of
+        the ``segments`` table where the file has them (videos without sound too).
     progress : bool or callable
         True: a progress bar on stderr. A callable is called as ``progress(done, total,
         summary)`` after the scan and after every file (``done`` counts the files dealt
@@ -238,6 +244,8 @@ def analyse_library(paths, *, db, models_dir, config: ExtractorConfig = DEFAULT_
         if segments:
             _segments(conn, files, (vm, am), predictor, segments, batch_size, summary,
                       jobs=jobs, backend=backend, scheduler=scheduler, force=force)
+        if faces:
+            _faces(conn, files, (vm, am), faces, summary, force=force, lexicon=lexicon)
         n_done[0] = summary.scanned
         tick()
     finally:
@@ -275,6 +283,37 @@ def _segments(conn, files, model_ids, predictor, segments, batch_size, summary, 
             words = words or [c for c in seg.columns if c not in SEGMENT_COLUMNS + UNCERTAINTY_COLUMNS + CLASS_COLUMNS]
             log_segments(conn, model_ids, seg, words)
             summary.segmented += seg["sha256"].nunique()
+
+
+def _faces(conn, files, model_ids, opts, summary, *, force, lexicon):
+    """The face lane of each scanned video that has none, committed one video at a time."""
+    import va_faces
+    from va_db import log_faces
+    from va_utils import sha256_file
+    done = set() if force else {r[0] for r in conn.execute("SELECT DISTINCT file_id FROM faces")}
+    path_fid = dict(ids_for(conn, "SELECT path, file_id FROM audio_paths WHERE path IN ({marks})", list(files)))
+    seen = set()
+    for path in sorted(files):
+        fid = path_fid.get(path)
+        if fid in done or (fid is not None and fid in seen) or not va_faces.has_video(path):
+            continue
+        seen.add(fid)
+        try:
+            seg = None
+            if fid is not None:
+                seg = pd.read_sql_query(
+                    "SELECT start_s AS start, end_s AS \"end\", emotion_label, emotion_confidence, domain FROM segments "
+                    "WHERE file_id = ? AND valence_model_id = ? AND arousal_model_id = ? ORDER BY start_s",
+                    conn, params=(fid, *model_ids))
+            sha = (conn.execute("SELECT sha256 FROM audio_files WHERE id = ?", (fid,)).fetchone()[0] if fid is not None
+                   else sha256_file(path))
+            rows = va_faces.face_rows(path, segments=seg, sha256=sha, lexicon_path=lexicon, **opts)
+        except (EmoTagError, OSError) as exc:
+            log.error("%s: faces: %s", show_path(path), exc)
+            summary.failures.append((path, f"faces: {exc}"))
+            continue
+        log_faces(conn, rows)
+        summary.faced += 1
 
 
 def _drop_vanished(conn, paths, files) -> int:

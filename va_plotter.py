@@ -122,34 +122,57 @@ def plot_descriptor_grid(tables: dict, out, *, title: str = "Descriptor models: 
     return _save(fig, out)
 
 
-def plot_timeline(segments: pd.DataFrame, out, *, title: str = "") -> Path:
+def plot_timeline(segments: pd.DataFrame, out, *, title: str = "", faces: pd.DataFrame | None = None) -> Path:
     """Valence and arousal of one file over time, with a band of its top descriptor.
 
     ``segments`` holds one file's windows (``start, end, valence, arousal`` and
     optionally ``top_descriptor``), as ``predict_new_audio.py --segments`` writes them.
     Each window is drawn at its centre. The band under the curves shows the top
-    descriptor of each window, one colour per word. Writes ``out`` as PNG and SVG.
+    descriptor of each window, one colour per word. With ``faces`` (the file's rows of
+    ``new_audio_faces.csv``) two more lanes show the main face's expression and the
+    voice's emotion per window (blank: no face, no speech), and the face valence is drawn
+    dashed beside the sound's. Writes ``out`` as PNG and SVG.
     """
     seg = segments.sort_values("start")
-    t = ((seg["start"] + seg["end"]) / 2).to_numpy(float)
-    fig, (ax, band) = plt.subplots(2, 1, figsize=(10, 4.2), sharex=True,
-                                   gridspec_kw={"height_ratios": [5, 1], "hspace": 0.08})
+    lanes = [("descriptor", "top_descriptor", seg)]
+    if faces is not None and len(faces):
+        fc = faces.sort_values("start")
+        lanes += [("face", "face_label", fc), ("voice", "voice_label", fc)]
+    fig, axes = plt.subplots(1 + len(lanes), 1, figsize=(10, 3.4 + 0.8 * len(lanes)), sharex=True,
+                             gridspec_kw={"height_ratios": [5] + [1] * len(lanes), "hspace": 0.08})
+    ax = axes[0]
     ax.axhline(0, color="0.8", lw=0.8)
-    ax.plot(t, seg["valence"], color="tab:green", lw=1.8, label="valence")
-    ax.plot(t, seg["arousal"], color="tab:red", lw=1.8, label="arousal")
+    if len(seg):
+        t = ((seg["start"] + seg["end"]) / 2).to_numpy(float)
+        ax.plot(t, seg["valence"], color="tab:green", lw=1.8, label="valence")
+        ax.plot(t, seg["arousal"], color="tab:red", lw=1.8, label="arousal")
+    if len(lanes) > 1:
+        tf = ((fc["start"] + fc["end"]) / 2).to_numpy(float)
+        ax.plot(tf, fc["face_valence"].astype(float), color="tab:green", lw=1.2, ls="--", label="face valence")
+        ax.plot(tf, fc["face_arousal"].astype(float), color="tab:red", lw=1.2, ls="--", label="face arousal")
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel("prediction (-1..1)")
-    ax.legend(loc="upper right", ncol=2, frameon=False)
+    ax.legend(loc="upper right", ncol=4, frameon=False, fontsize=8)
     ax.set_title(title or "valence and arousal over time")
-    band.set_yticks([])
-    band.set_xlabel("time (s)")
-    if "top_descriptor" in seg.columns and len(seg):
-        words = list(dict.fromkeys(seg["top_descriptor"].astype(str)))
-        cmap = plt.get_cmap("tab10")
-        step = np.diff(t).min() if len(t) > 1 else float(seg["end"].iloc[0] - seg["start"].iloc[0])
-        for ti, w in zip(t, seg["top_descriptor"].astype(str)):
-            band.axvspan(ti - step / 2, ti + step / 2, color=cmap(words.index(w) % 10), lw=0)
-        handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % 10)) for i in range(len(words))]
-        band.legend(handles, words, loc="upper center", bbox_to_anchor=(0.5, -0.9), ncol=min(6, len(words)),
-                    frameon=False, fontsize=8)
+    cmap = plt.get_cmap("tab10")
+    words_all = []
+    for band, (name, col, frame) in zip(axes[1:], lanes):
+        band.set_yticks([0.5])
+        band.set_yticklabels([name], fontsize=8)
+        band.set_ylim(0, 1)
+        if col not in frame.columns or not len(frame):
+            continue
+        t = ((frame["start"] + frame["end"]) / 2).to_numpy(float)
+        step = np.diff(t).min() if len(t) > 1 else float(frame["end"].iloc[0] - frame["start"].iloc[0])
+        for ti, w in zip(t, frame[col].fillna("").astype(str)):
+            if w in ("", "no_face", "nan"):
+                continue
+            if w not in words_all:
+                words_all.append(w)
+            band.axvspan(ti - step / 2, ti + step / 2, color=cmap(words_all.index(w) % 10), lw=0)
+    axes[-1].set_xlabel("time (s)")
+    if words_all:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % 10)) for i in range(len(words_all))]
+        axes[-1].legend(handles, words_all, loc="upper center", bbox_to_anchor=(0.5, -1.2), ncol=min(6, len(words_all)),
+                        frameon=False, fontsize=8)
     return _save(fig, out)

@@ -147,6 +147,58 @@ def _worker_analyse(path: str, name: str, segments, timeout: float, cache: bool 
     return {k: v if isinstance(v, (dict, list)) else _clean(v) for k, v in out.items()}
 
 
+def _worker_video(path: str, name: str, timeout: float) -> dict:
+    """A video reference in a worker process: its soundtrack (when it has one) as
+    :func:`_worker_analyse` sees it, per window, and its face lane, shots and per-shot face
+    and voice emotion (:mod:`va_faces`). The face thumbnails come back in the answer as
+    small grey PNGs (data URLs); nothing of the video is stored."""
+    import base64
+    import io
+
+    import va_faces
+    from extractor import extract_batch
+    from PIL import Image
+    from va_utils import EmoTagError
+    ms = _WORKER["models"]
+    if not va_faces.has_video(path):
+        return {"error": "no video stream: a video reference needs a picture (drop it as audio instead)"}
+    out = {"file": name, "warnings": []}
+    (res,) = extract_batch([path], timeout=timeout)
+    seg = None
+    if res.ok:
+        pva, _ = ms.predict(res.features[None, :])
+        out.update({"sha256": res.sha256, **{k: _clean(v) for k, v in pva.iloc[0].items()}})
+        seg, errors = ms.predict_segments([path], window=3.0, hop=1.0, shas={path: res.sha256})
+        out["warnings"] += [e["message"] for e in errors]
+    else:
+        if res.error and "timed out" in res.error:
+            return {"error": res.error.replace("(--timeout)", "(--analysis-timeout)"), "timeout": True}
+        out["warnings"].append(f"no soundtrack analysed ({res.error}): the picture only")
+        from va_utils import sha256_file
+        out["sha256"] = sha256_file(path)
+    try:
+        rows, summary, faces = va_faces.face_lane(path, segments=seg, thumbnails=True, sha256=out["sha256"])
+    except EmoTagError as exc:
+        return {"error": str(exc).replace(path, name)}
+    shots = va_faces.scenes(faces, summary["duration"])
+    thumbs = {}
+    for k, img in summary.get("thumbnails", {}).items():
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        thumbs[str(k)] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    keep = [c for c in rows.columns if c not in ("sha256", "path")]
+    out.update({"duration": summary["duration"], "width": summary["width"], "height": summary["height"],
+                "frames": summary["frames"], "main_track": summary["main_track"], "thumbnails": thumbs,
+                "faces": [{k: _clean(v) for k, v in r.items()} for r in rows[keep].to_dict("records")],
+                "segments": [] if seg is None else
+                [{k: _clean(v) for k, v in r.items()} for r in
+                 seg[["start", "end", "valence", "arousal", "emotion_label", "emotion_confidence", "domain"]]
+                 .to_dict("records")],
+                "scenes": [{k: ({kk: _clean(vv) for kk, vv in v.items()} if isinstance(v, dict) else _clean(v))
+                            for k, v in sc.items()} for sc in va_faces.scene_summaries(faces, shots, seg)]})
+    return out
+
+
 class Analyser:
     """A pool of worker processes, each holding the models, that analyse uploads."""
 
@@ -185,12 +237,18 @@ class Analyser:
                 p.join(timeout=5)
 
     async def analyse(self, path: str, name: str, segments=None, *, keep: bool = False) -> dict:
+        return await self._run(name, _worker_analyse, path, name, segments, self.cfg.analysis_timeout, keep)
+
+    async def video(self, path: str, name: str) -> dict:
+        return await self._run(name, _worker_video, path, name, self.cfg.analysis_timeout)
+
+    async def _run(self, name, fn, *args) -> dict:
         from concurrent.futures.process import BrokenProcessPool
         with self._lock:
             if self._pool is None:
                 self._pool = self._make()
             pool = self._pool
-        fut = pool.submit(_worker_analyse, path, name, segments, self.cfg.analysis_timeout, keep)
+        fut = pool.submit(fn, *args)
         try:
             out = await asyncio.wait_for(asyncio.wrap_future(fut), timeout=self.cfg.analysis_timeout + 60)
         except asyncio.TimeoutError:
@@ -724,6 +782,54 @@ def create_app(cfg: ServerConfig, *, start_workers: bool = True):
         for r in rows:
             r["file_id"] = ids.get(r["path"])
         return {"reference": ref, "results": rows}
+
+    @app.post("/api/reference/video", tags=["analysis"])
+    async def reference_video(file: UploadFile = File(..., description="the reference video (a scene, a cut)"),
+                              kind: str = Form("any", description="music, sfx or any"),
+                              limit: int = Form(5, description="recommendations per source (face, voice) and shot"),
+                              under: str | None = Form(None)):
+        """A video's faces and voices, and library sounds for each of its shots.
+
+        The soundtrack is analysed as ``/api/analyse`` does (per 3 s window), the picture by
+        ``va_faces`` (4 frames a second; the main face's expression per window), shots are
+        found from frame differences, and for every shot ``limit`` library files are
+        recommended for the face's emotion and ``limit`` for the voice's (``recommend.py``'s
+        logic), as the system this feature comes from offered five for each: the two are kept
+        apart, not fused, because no labelled audiovisual corpus is available here to show
+        how they should be weighed, and a disagreement between them is what an editor wants to
+        see. A shot with neither gets ``2 * limit`` for its sound. Nothing of the video is kept.
+        """
+        from va_query import recommend as rank
+        if kind not in ("music", "sfx", "any"):
+            raise ApiError(400, f"kind must be music, sfx or any, got {kind!r}")
+        if not 1 <= limit <= MAX_LIMIT // 2:
+            raise ApiError(400, f"limit must be in 1..{MAX_LIMIT // 2}")
+        tmp = tempfile.mkdtemp(prefix="emotag_upload_")
+        try:
+            path, name = await _save_upload(file, tmp)
+            out = await analyser.video(path, name)
+        finally:
+            await file.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        conn = _read_conn(cfg)
+        for i, sc in enumerate(out["scenes"]):
+            recs = []
+            sources = [(src, sc[src]) for src in ("face", "voice") if sc.get(src)]
+            if not sources and sc.get("sound"):
+                sources = [("sound", sc["sound"])]
+            n = limit if len(sources) == 2 else 2 * limit
+            for src, emo in sources:
+                ref = {"valence": emo["valence"], "arousal": emo["arousal"], "emotion_label": emo.get("label")}
+                because = (f"shot {i + 1} ({sc['start']:.1f}-{sc['end']:.1f} s), {src}"
+                           + (f" {emo['label']}" if emo.get("label") else "")
+                           + f" (valence {emo['valence']:+.2f}, arousal {emo['arousal']:+.2f})")
+                rows = rank(conn, ref, kind=kind, under=under or None, limit=n, exclude_sha=out.get("sha256"))
+                ids = _ids_of(conn, [r["path"] for r in rows])
+                for r in rows:
+                    r.update({"file_id": ids.get(r["path"]), "source": src, "because": because})
+                recs += rows
+            sc["results"] = recs
+        return out
 
     @app.post("/api/scans", tags=["library"], status_code=202)
     def start_scan(body: dict):

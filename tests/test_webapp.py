@@ -184,3 +184,68 @@ def test_webapp_in_chromium(tmp_path, library, trained_models):
     finally:
         srv.stop()
     assert os.path.getsize(shot) > 10_000
+
+
+def test_reference_video_in_chromium(tmp_path, library, trained_models):
+    """A dropped video: face and voice lanes, face thumbnails, a shot per scene, recommendations
+    for each shot's face, pick and download recorded as feedback with the emotion behind them."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    import synth_video
+    db, truth = library
+    models, _ = trained_models
+    video = synth_video.write_video(tmp_path / "scene.mp4", "two_shots", seconds=6.0, size=(640, 360))
+    srv = Server(db, models)
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+                errors, outside = [], []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("request", lambda r: None if r.url.startswith(srv.url) or r.url.startswith("data:")
+                        else outside.append(r.url))
+                page.goto(srv.url + "/")
+                page.wait_for_function("window.emotagApp && window.emotagApp.ready", timeout=20000)
+                page.click('nav button[data-tab="reference"]')
+                page.set_input_files("#ref-file", str(video))
+                page.wait_for_selector("#ref-video:not([hidden])", timeout=120000)
+                out = page.evaluate("emotagApp.reference")
+                assert [round(s["start"]) for s in out["scenes"]] == [0, 3]             # the cut half-way
+                first, second = out["scenes"]
+                assert first["face"]["label"] == "happy" and first["voice"] is None    # a sine is no voice
+                assert second["face"] is None and second["sound"] is not None
+                assert [r["source"] for r in first["results"]] == ["face"] * 10
+                assert [r["source"] for r in second["results"]] == ["sound"] * 10
+                assert page.locator("#ref-thumbs img").count() == 1
+                assert page.locator("#ref-scenes .scene").count() == 2
+                assert "face happy" in page.inner_text("#ref-scenes .scene:nth-child(1) h4")
+                page.screenshot(path=os.environ.get("EMOTAG_WEBAPP_VIDEO_SCREENSHOT") or str(tmp_path / "video.png"),
+                                full_page=True)
+                # the face lane is drawn: the canvas is not blank where the face is
+                painted = page.evaluate("(() => { const c = document.getElementById('ref-lanes').getContext('2d');"
+                                        " return Array.from(c.getImageData(60, 10, 100, 20).data).some(v => v); })()")
+                assert painted
+                # a pick and a download land in the library's feedback with the emotion that led to them
+                page.click("#ref-scenes .scene:nth-child(1) li:nth-child(1) .pick")
+                page.wait_for_selector("#ref-scenes .scene:nth-child(1) li:nth-child(1).picked")
+                with page.expect_download():
+                    page.click("#ref-scenes .scene:nth-child(2) li:nth-child(1) .dl")
+                page.wait_for_function("true")
+                import time
+                for _ in range(50):
+                    con = sqlite3.connect(db)
+                    rows = con.execute("SELECT file_id, action, reference, query FROM feedback ORDER BY id").fetchall()
+                    con.close()
+                    if len(rows) == 2:
+                        break
+                    time.sleep(0.1)
+                assert [r[1] for r in rows] == ["picked", "exported"]
+                assert rows[0][0] == first["results"][0]["file_id"] and rows[1][0] == second["results"][0]["file_id"]
+                assert rows[0][2] == "scene.mp4 shot 1" and "face happy" in rows[0][3]
+                assert rows[1][2] == "scene.mp4 shot 2" and "sound" in rows[1][3]
+                assert not errors, errors
+                assert not outside, outside
+            finally:
+                browser.close()
+    finally:
+        srv.stop()

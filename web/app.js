@@ -114,12 +114,14 @@
       li.innerHTML = '<button class="play" title="play (Space)">▶</button> <span class="name">' + esc(name) + '</span>' +
         ' <span class="va">v ' + (+r.valence).toFixed(2) + ' a ' + (+r.arousal).toFixed(2) + '</span>' +
         (r.emotion_label ? ' <span class="lab">' + esc(r.emotion_label) + '</span>' : '') +
+        (r.source ? ' <span class="src" title="' + esc(r.because || "") + '">for the ' + esc(r.source) + '</span>' : '') +
         ' <span class="what">' + esc(what) + '</span>' +
         ' <span class="acts"><a class="dl" href="/api/files/' + r.file_id + '/audio?download=1" download>download</a>' +
         ' <button class="pick" title="pick (P)">pick</button> <button class="reject" title="reject (R)">reject</button></span>';
       li.querySelector(".play").addEventListener("click", () => { select(list, i); toggle(list, rows, i); });
       li.querySelector(".pick").addEventListener("click", () => feedback(rows[i], "picked", ctx, li));
       li.querySelector(".reject").addEventListener("click", () => feedback(rows[i], "rejected", ctx, li));
+      if (ctx.downloads) li.querySelector(".dl").addEventListener("click", () => feedback(rows[i], "exported", ctx, null));
       li.addEventListener("click", (e) => { if (e.target === li || e.target.classList.contains("name")) select(list, i); });
       list.appendChild(li);
     });
@@ -158,7 +160,7 @@
     try {
       await api("/api/feedback", {method: "POST", headers: {"Content-Type": "application/json"},
         body: JSON.stringify({file_ids: [row.file_id], action: action, reference: ctx.reference || null,
-                              query: ctx.query || null})});
+                              query: row.because || ctx.query || null})});
       if (li) { li.classList.remove("picked", "rejected"); li.classList.add(action); }
       status(action + ": " + row.path.split("/").pop());
     } catch (e) { status(e.message, true); }
@@ -211,9 +213,14 @@
   ["dragleave", "drop"].forEach((ev) => drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
   drop.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) reference(e.dataTransfer.files[0]); });
   $("ref-file").addEventListener("change", (e) => { if (e.target.files.length) reference(e.target.files[0]); });
+  function isVideo(file) {
+    return /^video\//.test(file.type || "") || /\.(mp4|m4v|mov|mkv|webm|avi|mts|mxf)$/i.test(file.name);
+  }
   async function reference(file) {
     $("ref-out").textContent = "analysing " + file.name + " ...";
     $("ref-results").innerHTML = "";
+    $("ref-video").hidden = true;
+    if (isVideo(file)) return referenceVideo(file);
     try {
       const fd = new FormData(); fd.append("file", file);
       const ref = await api("/api/analyse?segments=3,1", {method: "POST", body: fd});
@@ -227,6 +234,66 @@
       const rec = await api("/api/recommend", {method: "POST", body: fd2});
       app.refResults = rec.results;
       render($("ref-results"), rec.results, {reference: file.name});
+    } catch (e) { $("ref-out").textContent = e.message; }
+  }
+
+  // ---- a dropped video: face and voice lanes, shots, recommendations per shot
+  const COLOURS = {happy: "#2ca02c", surprised: "#17becf", neutral: "#999", calm: "#9edae5", sad: "#1f77b4",
+                   fearful: "#9467bd", angry: "#d62728", disgust: "#8c564b"};
+  function lanes(cv, out) {
+    const c = cv.getContext("2d"), w = cv.width, h = cv.height, T = Math.max(1e-9, out.duration);
+    c.clearRect(0, 0, w, h);
+    const X = (t) => 50 + t / T * (w - 60);
+    [["face", 4, "face_label"], ["voice", 42, "voice_label"]].forEach(([name, y, key]) => {
+      c.fillStyle = "#333"; c.fillText(name, 2, y + 20);
+      out.faces.forEach((r, i) => {
+        const lab = r[key];
+        if (!lab || lab === "no_face") return;
+        const next = out.faces[i + 1], end = next ? Math.min(r.end, next.start + (next.end - next.start)) : r.end;
+        const x0 = X(r.start + (i ? 1 : 0)), x1 = X(next ? next.start + 1 : end);
+        c.fillStyle = COLOURS[lab] || "#bbb"; c.fillRect(x0, y, Math.max(1, x1 - x0 - 1), 30);
+        c.fillStyle = "#fff"; if (x1 - x0 > 30) c.fillText(lab, x0 + 2, y + 19);
+      });
+    });
+    c.strokeStyle = "#000";
+    out.scenes.slice(1).forEach((s) => { c.beginPath(); c.moveTo(X(s.start), 0); c.lineTo(X(s.start), h); c.stroke(); });
+    c.fillStyle = "#666"; c.fillText("0 s", 50, h - 2); c.fillText(T.toFixed(0) + " s", w - 30, h - 2);
+  }
+  function emo(e) {
+    return e ? esc(e.label || "") + " (v " + (+e.valence).toFixed(2) + ", a " + (+e.arousal).toFixed(2) + ")" : "none";
+  }
+  async function referenceVideo(file) {
+    try {
+      const fd = new FormData(); fd.append("file", file); fd.append("kind", $("ref-kind").value); fd.append("limit", "5");
+      const out = await api("/api/reference/video", {method: "POST", body: fd});
+      app.reference = out;
+      const faces = out.faces.filter((r) => r.face_label !== "no_face").length;
+      const voice = out.faces.filter((r) => r.voice_label).length;
+      $("ref-out").innerHTML = "<b>" + esc(file.name) + "</b>: " + out.scenes.length + " shot(s); a face in " + faces +
+        " of " + out.faces.length + " windows, speech in " + voice +
+        (out.valence == null ? "" : "; the soundtrack: valence " + out.valence.toFixed(2) + ", arousal " +
+         out.arousal.toFixed(2)) + (out.warnings.length ? "<br><i>" + esc(out.warnings.join("; ")) + "</i>" : "");
+      timeline($("ref-timeline"), (out.segments || []).map((s) => ({start: s.start, end: s.end, v: s.valence, a: s.arousal})));
+      const th = $("ref-thumbs"); th.innerHTML = "";
+      Object.entries(out.thumbnails).sort((a, b) => (+b[0] === out.main_track) - (+a[0] === out.main_track))
+        .forEach(([k, src]) => {
+          const img = document.createElement("img");
+          img.src = src; img.alt = "face " + k; img.className = "thumb" + (+k === out.main_track ? " main" : "");
+          th.appendChild(img);
+        });
+      lanes($("ref-lanes"), out);
+      const box = $("ref-scenes"); box.innerHTML = "";
+      out.scenes.forEach((sc, i) => {
+        const d = document.createElement("div"); d.className = "scene";
+        d.innerHTML = "<h4>shot " + (i + 1) + " (" + sc.start.toFixed(1) + "-" + sc.end.toFixed(1) + " s): face " +
+          emo(sc.face) + "; voice " + emo(sc.voice) +
+          (sc.face && sc.voice && sc.face.label !== sc.voice.label ? ' <span class="disagree">face and voice disagree</span>' : "") +
+          "</h4>";
+        const ol = document.createElement("ol"); ol.tabIndex = 0; ol.className = "scene-results";
+        d.appendChild(ol); box.appendChild(d);
+        render(ol, sc.results, {reference: file.name + " shot " + (i + 1), downloads: true});
+      });
+      $("ref-video").hidden = false;
     } catch (e) { $("ref-out").textContent = e.message; }
   }
 
