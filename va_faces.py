@@ -293,7 +293,7 @@ class Finder:
 
 
 def crop(rgb: np.ndarray, face: Face, *, margin: float = CROP_MARGIN, size: int = CROP_SIZE,
-         mirror: bool = False) -> np.ndarray:
+         mirror: bool = False, levels: np.ndarray | None = None) -> np.ndarray:
     """The face's square grey crop (uint8, ``size`` x ``size``): its box grown by ``margin`` on
     each side, squared on the longer side, padded with grey where it leaves the frame."""
     from PIL import Image
@@ -306,7 +306,8 @@ def crop(rgb: np.ndarray, face: Face, *, margin: float = CROP_MARGIN, size: int 
     c = img.crop(box).resize((size, size), Image.BILINEAR)        # PIL pads outside the frame with black
     if mirror:
         c = c.transpose(Image.FLIP_LEFT_RIGHT)
-    return np.asarray(c, dtype=np.uint8)
+    out = np.asarray(c, dtype=np.uint8)
+    return out if levels is None else levels[out]
 
 
 def expression_probs(grey: np.ndarray) -> np.ndarray:
@@ -320,13 +321,13 @@ def expression_probs(grey: np.ndarray) -> np.ndarray:
 
 
 def expressions(rgb: np.ndarray, faces: list[Face], *, tta: bool = False,
-                margin: float = CROP_MARGIN) -> list[Face]:
+                margin: float = CROP_MARGIN, levels: np.ndarray | None = None) -> list[Face]:
     """Classify each face of a frame in place (``face.probs``); with ``tta`` also the mirrored
     crop, averaged."""
     for f in faces:
-        p = expression_probs(crop(rgb, f, margin=margin))
+        p = expression_probs(crop(rgb, f, margin=margin, levels=levels))
         if tta:
-            p = (p + expression_probs(crop(rgb, f, margin=margin, mirror=True))) / 2
+            p = (p + expression_probs(crop(rgb, f, margin=margin, mirror=True, levels=levels))) / 2
         f.probs = p
     return faces
 
@@ -362,7 +363,8 @@ class Picture:
     ``small()`` is an RGB copy whose longer side is the detector's input (what whole-frame
     detection reads: FFmpeg scales it down, area-averaged, far cheaper than converting the
     full frame); ``rgb()`` the full-size RGB (only for the small-face search); ``grey()``
-    the full-size luma plane stretched to 0..255 (the expression crops). The display
+    the full-size luma plane (the expression crops; ``levels`` then maps a crop's limited
+    video range to 0..255). The display
     rotation (a phone video's matrix) is applied to each, so faces are upright.
     """
 
@@ -372,6 +374,7 @@ class Picture:
         w, h = frame.width, frame.height
         self.width, self.height = (h, w) if self.k % 2 else (w, h)
         self._cache = {}
+        self.levels = None           #: lookup table that maps ``grey()`` to 0..255 (None: it already is)
 
     def _turn(self, a):
         return np.ascontiguousarray(np.rot90(a, self.k)) if self.k else a
@@ -398,11 +401,11 @@ class Picture:
                 plane = f.planes[0]                  # the luma plane itself: no conversion
                 y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
                 full = name.startswith("yuvj") or getattr(f, "color_range", 1) == 2
-                if not full:                         # limited range (16..235) -> 0..255
-                    y = _LIMITED_TO_FULL[y]
+                # limited range (16..235): stretched to 0..255 on the small crops (``levels``), not here
+                self.levels = None if full else _LIMITED_TO_FULL
             else:
                 y = np.asarray(f.to_image().convert("L"))
-            self._cache["grey"] = self._turn(np.ascontiguousarray(y))
+            self._cache["grey"] = self._turn(y)
         return self._cache["grey"]
 
 
@@ -475,32 +478,33 @@ def analyse_video(path, *, fps: float = DEFAULT_FPS, tta: bool = TTA, thumbnails
         ``thumbnails``: {track: 64 x 64 grey crop of its largest face} (only then is any
         image kept).
     """
-    rows, tracks, thumbs = [], [], {}
+    import array
+    cols = ["time", "track", "x0", "y0", "x1", "y1", "score", "height"] + [f"p_{e}" for e in EXPRESSIONS] + ["cut"]
+    nan = float("nan")
+    data, tracks, thumbs = array.array("d"), [], {}      # one flat row of floats per face (or empty frame)
     size = (0, 0)
     n = 0
     t = 0.0
     finder = Finder()
-    cuts, hist_prev = [], None
+    hist_prev = None
     for t, pic in iter_frames(path, fps=fps, pictures=True):
         n += 1
         size = pic.width, pic.height
         found = finder(pic, t)
         hist = _histogram(pic.small())
-        cuts.append(0.0 if hist_prev is None else 0.5 * float(np.abs(hist - hist_prev).sum()))
+        cut = 0.0 if hist_prev is None else 0.5 * float(np.abs(hist - hist_prev).sum())
         hist_prev = hist
-        rgb = pic.grey() if found else None            # the crops are grey: the full RGB frame is rarely needed
-        faces = expressions(rgb, found, tta=tta, margin=margin)
+        grey = pic.grey() if found else None            # the crops are grey: the full RGB frame is rarely needed
+        faces = expressions(grey, found, tta=tta, margin=margin, levels=pic.levels)
         ids = track(tracks, faces, t)
         if not faces:
-            rows.append({"time": t, "track": -1, "cut": cuts[-1]})
+            data.extend((t, -1.0) + (nan,) * (len(cols) - 3) + (cut,))
         for f, k in zip(faces, ids):
-            rows.append({"time": t, "track": k, "cut": cuts[-1], "x0": f.box[0], "y0": f.box[1], "x1": f.box[2], "y1": f.box[3],
-                         "score": f.score, "height": (f.box[3] - f.box[1]) / pic.height,
-                         **{f"p_{e}": float(p) for e, p in zip(EXPRESSIONS, f.probs)}})
+            data.extend((t, float(k), *f.box, f.score, (f.box[3] - f.box[1]) / pic.height, *map(float, f.probs), cut))
             if thumbnails and (k not in thumbs or f.area > thumbs[k][0]):
-                thumbs[k] = (f.area, crop(rgb, f, margin=margin))
-    cols = ["time", "track", "x0", "y0", "x1", "y1", "score", "height"] + [f"p_{e}" for e in EXPRESSIONS] + ["cut"]
-    df = pd.DataFrame(rows).reindex(columns=cols)
+                thumbs[k] = (f.area, crop(grey, f, margin=margin, levels=pic.levels))
+    df = pd.DataFrame(np.frombuffer(data, dtype=np.float64).reshape(-1, len(cols)), columns=cols)
+    df["track"] = df["track"].astype(int)
     main = main_track(df)
     df["main"] = (df["track"] == main) & (main >= 0)
     summary = {"frames": n, "width": size[0], "height": size[1], "duration": t + 1.0 / fps, "main_track": main,

