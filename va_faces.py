@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from va_utils import MODELS_DIR, EmoTagError, ModelMismatchError, sha256_file
+from va_utils import MODELS_DIR, EmoTagError, tflite_interpreter
 
 FACE_DIR = MODELS_DIR / "face"
 DETECTOR_FILE = FACE_DIR / "face_detection_full_range.tflite"
@@ -74,21 +74,7 @@ class _Lite:
     """One LiteRT interpreter on one thread, refused unless its file's sha256 matches."""
 
     def __init__(self, path: Path, sha256: str, what: str):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:
-            raise EmoTagError("the face models need the ai-edge-litert package: pip install ai-edge-litert") from exc
-        path = Path(path)
-        if not path.is_file():
-            raise EmoTagError(f"{path}: the {what} model file is missing")
-        sha = sha256_file(path)
-        if sha != sha256:
-            raise ModelMismatchError(f"{path}: refused: its sha256 {sha[:12]}… is not the shipped {what}'s "
-                                     f"({sha256[:12]}…)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.it = Interpreter(model_path=str(path), num_threads=1)
-        self.it.allocate_tensors()
+        self.it = tflite_interpreter(path, sha256, what)
         self.input = self.it.get_input_details()[0]["index"]
         self.outputs = [d["index"] for d in self.it.get_output_details()]
         self.lock = threading.Lock()

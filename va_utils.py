@@ -97,6 +97,32 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
     log.propagate = False
 
 
+def tflite_interpreter(path, sha256: str, what: str, *, preserve_all_tensors: bool = False):
+    """A one-thread LiteRT interpreter of a shipped TensorFlow Lite model, tensors allocated.
+
+    The file is refused (:class:`ModelMismatchError`) unless its sha256 is ``sha256``, as
+    for every model of the project; ``what`` names the model in the messages (YAMNet, the
+    face detector, ...).
+    """
+    import warnings
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:
+        raise EmoTagError(f"{what} needs the ai-edge-litert package: pip install ai-edge-litert") from exc
+    path = Path(path)
+    if not path.is_file():
+        raise EmoTagError(f"{path}: the {what} model file is missing")
+    sha = sha256_file(path)
+    if sha != sha256:
+        raise ModelMismatchError(f"{path}: refused: its sha256 {sha[:12]}… is not the shipped {what}'s "
+                                 f"({sha256[:12]}…)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")    # "preserve_all_tensors is for debugging": YAMNet needs one hidden tensor
+        it = Interpreter(model_path=str(path), num_threads=1, experimental_preserve_all_tensors=preserve_all_tensors)
+    it.allocate_tensors()
+    return it
+
+
 def sha256_file(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
     """Return the hex sha256 of a file's bytes: the identity of an audio file.
 

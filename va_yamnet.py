@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import functools
 import threading
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +33,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from va_utils import DATA_DIR, MODELS_DIR, EmoTagError, ModelMismatchError, sha256_file
+from va_utils import DATA_DIR, MODELS_DIR, EmoTagError, ModelMismatchError, tflite_interpreter
 
 MODEL_DIR = MODELS_DIR / "yamnet"
 MODEL_FILE = MODEL_DIR / "yamnet.tflite"
@@ -83,20 +82,7 @@ class _Model:
     """One LiteRT interpreter on one thread; ``__call__`` runs one patch."""
 
     def __init__(self, path=MODEL_FILE):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:
-            raise EmoTagError("YAMNet needs the ai-edge-litert package: pip install ai-edge-litert") from exc
-        if not path.is_file():
-            raise EmoTagError(f"{path}: the YAMNet model file is missing")
-        sha = sha256_file(path)
-        if sha != MODEL_SHA256:
-            raise ModelMismatchError(f"{path}: refused: its sha256 {sha[:12]}… is not the shipped YAMNet's "
-                                     f"({MODEL_SHA256[:12]}…)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")    # "preserve_all_tensors is for debugging": we need one hidden tensor
-            self.it = Interpreter(model_path=str(path), num_threads=1, experimental_preserve_all_tensors=True)
-        self.it.allocate_tensors()
+        self.it = tflite_interpreter(path, MODEL_SHA256, "YAMNet", preserve_all_tensors=True)   # one hidden tensor
         self.input = self.it.get_input_details()[0]["index"]
         outs = {d["name"]: d["index"] for d in self.it.get_output_details()}
         self.scores = next(i for n, i in outs.items() if tuple(self.it.get_tensor(i).shape) == (1, N_CLASSES))
