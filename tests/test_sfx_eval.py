@@ -75,7 +75,13 @@ def test_only_sonancia_writes_its_section(tmp_path, tiny_corpora, tiny_sonancia)
     assert "kept text" in text and "## Sound effects: Sonancia pairwise judgements" in text
     assert "<!-- sonancia:start -->" in text and "12 dB check" in text
     rows = pd.read_csv(out / "results_sonancia.csv")
-    assert set(rows["system"]) >= {"shipped", "prior", "E ridge", "Y ridge", "Y ridge + prior", "with Sonancia"}
+    assert set(rows["system"]) >= {"prior", "E ridge", "Y ridge", "Y ridge + prior", "with Sonancia"}
+    # the shipped models are trained on Sonancia (their metadata says so): their row is named as
+    # not zero-shot and kept out of the zero-shot comparisons
+    assert evaluate_models.SHIPPED_SEEN in set(rows["system"]) and "shipped" not in set(rows["system"])
+    seen = rows[rows["system"] == evaluate_models.SHIPPED_SEEN]
+    assert seen["protocol"].str.startswith("in-sample").all()
+    assert "not zero-shot" in text and "Shipped models minus the peer" not in text
     zero = rows[rows["protocol"].str.startswith("zero-shot")]
     assert zero["agreement"].between(0, 1).all() and (zero["n_pairs"] == 28).all()
     gain = pd.read_csv(out / "results_gain_check.csv")
