@@ -230,7 +230,6 @@ def test_reference_video_in_chromium(tmp_path, library, trained_models):
                 page.wait_for_selector("#ref-scenes .scene:nth-child(1) li:nth-child(1).picked")
                 with page.expect_download():
                     page.click("#ref-scenes .scene:nth-child(2) li:nth-child(1) .dl")
-                page.wait_for_function("true")
                 import time
                 for _ in range(50):
                     con = sqlite3.connect(db)

@@ -249,8 +249,9 @@
       out.faces.forEach((r, i) => {
         const lab = r[key];
         if (!lab || lab === "no_face") return;
-        const next = out.faces[i + 1], end = next ? Math.min(r.end, next.start + (next.end - next.start)) : r.end;
-        const x0 = X(r.start + (i ? 1 : 0)), x1 = X(next ? next.start + 1 : end);
+        // each window owns the span between the midpoints to its neighbours' centres (any hop)
+        const mid = (w) => (w.start + w.end) / 2, prev = out.faces[i - 1], next = out.faces[i + 1];
+        const x0 = X(prev ? (mid(prev) + mid(r)) / 2 : r.start), x1 = X(next ? (mid(r) + mid(next)) / 2 : r.end);
         c.fillStyle = COLOURS[lab] || "#bbb"; c.fillRect(x0, y, Math.max(1, x1 - x0 - 1), 30);
         c.fillStyle = "#fff"; if (x1 - x0 > 30) c.fillText(lab, x0 + 2, y + 19);
       });
