@@ -12,10 +12,13 @@ RUN    := $(BIN)/python
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --no-compile --pre -r requirements.txt
+	@# the toolkit itself, editable: `import extractor` and the emotag-* commands work from any folder
+	@# (a Dask scheduler or worker started from this venv needs no PYTHONPATH)
+	$(BIN)/pip install --quiet --no-deps -e .
 	@# byte-compile on every core (pip does it on one: half of the install's time); like pip,
 	@# skip the few files that do not compile (test data shipped inside some packages)
 	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true

@@ -358,9 +358,10 @@ def run_chunks(func, chunks, *, jobs: int = 1, backend: str = "loky", scheduler:
 
     ``backend="loky"`` runs ``jobs`` local worker processes (``jobs=1``: in this
     process). ``backend="dask"`` runs the same tasks on a Dask distributed cluster
-    through joblib's Dask backend: the scheduler at ``scheduler`` (``tcp://host:8786``),
-    or a local cluster of ``jobs`` worker processes when no address is given. Workers
-    only compute and return; the caller alone writes results.
+    (:mod:`va_cluster`): the scheduler at ``scheduler`` (``tcp://host:8786``, or a
+    :class:`va_cluster.ClusterSpec` with its time limit), or a local cluster of ``jobs``
+    worker processes when no address is given. Workers only compute and return; the
+    caller alone writes results.
     """
     from joblib import Parallel, delayed, parallel_config
     chunks = list(chunks)
@@ -375,27 +376,17 @@ def run_chunks(func, chunks, *, jobs: int = 1, backend: str = "loky", scheduler:
         return
     if backend != "dask":
         raise EmoTagError(f"unknown backend {backend!r}; expected 'loky' or 'dask'")
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise EmoTagError("the Dask backend needs dask[distributed]: pip install 'dask[distributed]'") from None
-    cluster = None
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout="20s")
-        else:
-            cluster = LocalCluster(n_workers=_workers(jobs), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-    except OSError as exc:
-        raise EmoTagError(f"cannot reach the Dask scheduler {scheduler or '(local)'}: {exc}") from None
-    try:
-        with parallel_config(backend="dask"):
-            yield from Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1)(tasks)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    import va_cluster
+    yield from va_cluster.run_tasks(func, chunks, args=args, spec=va_cluster.ClusterSpec.of(scheduler),
+                                    jobs=_workers(jobs), on_failure=_FAILED_CHUNK.get(func))
+
+
+#: How a chunk whose cluster task failed for good becomes results (one error row per file).
+_FAILED_CHUNK = {
+    _extract_chunk: lambda chunk, msg: [(i, FileResult(path=p, sha256=s, error=msg)) for i, p, s in chunk],
+    _hash_chunk: lambda chunk, msg: [(i, None, msg) for i, _ in chunk],
+    _segments_chunk: lambda chunk, msg: [(i, None, msg) for i, _ in chunk],
+}
 
 
 def iter_extract(paths, *, config: ExtractorConfig = DEFAULT_CONFIG, jobs: int = 1, cache_dir=None,

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-FACE_IMAGE = Path(__file__).resolve().parent / "tests" / "data" / "astronaut.jpg"
+from va_utils import PROJECT_ROOT
+
+FACE_IMAGE = PROJECT_ROOT / "tests" / "data" / "astronaut.jpg"
 FACE_BOX = (173, 68, 280, 174)      #: where BlazeFace finds the face in the 512 x 512 portrait (x0, y0, x1, y1)
 SCENES = ("smile", "moving", "comes_goes", "two_faces", "no_face", "small_face", "two_shots")
 

@@ -98,7 +98,10 @@ def add_common_args(ap: argparse.ArgumentParser, *, models=True, db=True, jobs=T
                         help="where extraction runs: local worker processes (loky), or a Dask cluster")
         ap.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="Dask scheduler to run extraction on, e.g. tcp://10.0.0.5:8786 (implies --backend dask; "
-                             "without it, --backend dask starts a local cluster of --jobs workers)")
+                             "without it, --backend dask starts a local cluster of --jobs workers); see docs/LIBRARY.md")
+        ap.add_argument("--cluster-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="with --scheduler: end with an error when the scheduler cannot be reached, no worker "
+                             "can run our code, or every worker is gone for this long (default 60)")
         ap.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="give up on a file that takes longer than this to analyse (default: no limit)")
     if jobs:
@@ -187,6 +190,11 @@ def add_face_args(ap: argparse.ArgumentParser):
 def extraction_args(args) -> dict:
     """Keyword arguments of :func:`extractor.extract_batch` chosen by the shared flags."""
     scheduler = getattr(args, "scheduler", None)
+    if scheduler:
+        from va_cluster import ClusterSpec
+        if not args.cluster_timeout > 0:
+            raise EmoTagError(f"--cluster-timeout must be a positive number of seconds, not {args.cluster_timeout:g}")
+        scheduler = ClusterSpec(scheduler, float(args.cluster_timeout))
     return {"jobs": args.jobs, "cache_dir": cache_dir(args), "scheduler": scheduler,
             "backend": "dask" if scheduler else getattr(args, "backend", "loky"),
             "timeout": getattr(args, "timeout", None)}

@@ -17,10 +17,33 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+def _project_root() -> tuple[Path, bool]:
+    """Where the shipped models, tables and web app are, and whether that is a checkout.
+
+    A checkout (or ``pip install -e .``) has them beside this file. ``pip install .``
+    puts the modules in site-packages and these under ``<prefix>/share/emotag``
+    (``$EMOTAG_HOME`` overrides both).
+    """
+    here = Path(__file__).resolve().parent
+    if os.environ.get("EMOTAG_HOME"):
+        return Path(os.environ["EMOTAG_HOME"]).resolve(), False
+    if (here / "models").is_dir():
+        return here, True
+    import site
+    for prefix in (sys.prefix, getattr(site, "USER_BASE", None) or ""):
+        share = Path(prefix) / "share" / "emotag"
+        if (share / "models").is_dir():
+            return share, False
+    return here, True
+
+
+PROJECT_ROOT, _IN_CHECKOUT = _project_root()
 DATA_DIR = PROJECT_ROOT / "data"
 MODELS_DIR = PROJECT_ROOT / "models"
-DEFAULT_OUT_DIR = PROJECT_ROOT / "output"
+#: Outputs go beside the checkout's code, or into ./output when the toolkit is installed.
+DEFAULT_OUT_DIR = PROJECT_ROOT / "output" if _IN_CHECKOUT else Path("output").resolve()
 DEFAULT_DB = DEFAULT_OUT_DIR / "audio_predictions.db"
 DEFAULT_LEXICON = DATA_DIR / "descriptor_lexicon.csv"
 DEFAULT_PAIRS = DATA_DIR / "descriptor_pairs.csv"
