@@ -44,7 +44,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, command, machine, run_timed, verdict, write_library_file, write_section  # noqa: E402
+from common import ROOT, command, machine, run_timed, start_load_watch, verdict, write_library_file, write_section  # noqa: E402
 
 import essentia_engine as ee  # noqa: E402
 from extractor import extract_batch, extract_file, load_audio  # noqa: E402
@@ -313,4 +313,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    start_load_watch()
     sys.exit(main())

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, command, machine, run_timed, verdict, write_section  # noqa: E402
+from common import ROOT, command, machine, run_timed, start_load_watch, verdict, write_section  # noqa: E402
 
 FER_CLASSES = {"angry": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
                "surprise": "surprise", "neutral": "neutral"}
@@ -307,4 +307,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    start_load_watch()
     sys.exit(main())

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KINDS, ROOT, command, machine, run_timed, write_section  # noqa: E402
+from common import KINDS, ROOT, command, machine, run_timed, start_load_watch, write_section  # noqa: E402
 
 SR = 44100
 # name, extension, codec, container, rate, bit rate
@@ -208,4 +208,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    start_load_watch()
     sys.exit(main())

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command, machine, write_section  # noqa: E402
+from common import command, machine, start_load_watch, write_section  # noqa: E402
 
 import essentia_engine as ee  # noqa: E402
 from synth_audio import synthesize  # noqa: E402
@@ -61,4 +61,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    start_load_watch()
     sys.exit(main())

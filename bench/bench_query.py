@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, chromium_page, command, machine, verdict, write_section  # noqa: E402
+from common import ROOT, chromium_page, command, machine, start_load_watch, verdict, write_section  # noqa: E402
 
 LABELS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 
@@ -214,4 +214,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    start_load_watch()
     sys.exit(main())

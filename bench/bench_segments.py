@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, command, machine, run_timed, verdict, write_section  # noqa: E402
+from common import ROOT, command, machine, run_timed, start_load_watch, verdict, write_section  # noqa: E402
 
 SCRIPT = """
 import os, sys, time
@@ -64,4 +64,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    start_load_watch()
     sys.exit(main())

@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_query import LABELS, build  # noqa: E402
-from common import ROOT, chromium_page, command, machine, verdict, write_section  # noqa: E402
+from common import ROOT, chromium_page, command, machine, start_load_watch, verdict, write_section  # noqa: E402
 
 
 def start_server(db: Path, *extra, pin: str | None = None, warm: bool = True):
@@ -297,4 +297,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    start_load_watch()
     sys.exit(main())

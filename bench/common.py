@@ -140,10 +140,102 @@ def command(script: str, argv=None) -> str:
     return " ".join(["python", f"bench/{script}", *args])
 
 
+class LoadWatch:
+    """The machine's load before and during a benchmark, and whether its figures can be trusted.
+
+    Before: the 1-minute load average when the benchmark started. During: every second,
+    the CPU used by processes *outside* this benchmark's own process tree (its workers,
+    servers and browsers are in the tree), in cores. A figure is flagged as taken on a
+    busy machine when the load average was above ``BUSY_BEFORE`` at the start, or other
+    processes used more than ``BUSY_DURING`` cores on average while it ran: a speed-up or
+    a throughput measured against a competing job is a property of the machine, not of
+    the code. :func:`write_section` adds the line to every report.
+    """
+
+    BUSY_BEFORE, BUSY_DURING = 0.7, 0.25
+
+    def __init__(self, interval: float = 1.0):
+        self.before = os.getloadavg()[0]
+        self.samples: list[float] = []
+        self.peak_load = self.before
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        self._t.start()
+
+    def _run(self, interval):
+        import psutil
+        me = psutil.Process()
+        seen: dict[int, psutil.Process] = {}
+        while not self._stop.wait(interval):
+            try:
+                ours = {me.pid} | {c.pid for c in me.children(recursive=True)}
+            except psutil.Error:
+                ours = {me.pid}
+            other = 0.0
+            for p in psutil.process_iter():
+                if p.pid in ours:
+                    continue
+                q = seen.setdefault(p.pid, p)
+                try:
+                    other += q.cpu_percent(None) / 100.0       # since the previous sample (0 the first time)
+                except psutil.Error:
+                    seen.pop(p.pid, None)
+            self.samples.append(other)
+            self.peak_load = max(self.peak_load, os.getloadavg()[0])
+
+    @property
+    def during(self) -> float:
+        return float(np.mean(self.samples[1:])) if len(self.samples) > 1 else 0.0
+
+    @property
+    def busy(self) -> bool:
+        return self.before > self.BUSY_BEFORE or self.during > self.BUSY_DURING
+
+    def line(self) -> str:
+        state = ("**BUSY MACHINE: these figures are not comparable with an idle run**" if self.busy
+                 else "idle machine")
+        return (f"Load: {state} (1-minute load average {self.before:.2f} at the start; other processes used "
+                f"{self.during:.2f} cores on average while it ran, over {len(self.samples)} s; "
+                f"flagged above {self.BUSY_BEFORE} or {self.BUSY_DURING}).")
+
+
+def wait_until_idle(max_wait: float = 300.0, below: float = LoadWatch.BUSY_BEFORE) -> float:
+    """Wait (up to ``max_wait`` s) for the 1-minute load average to fall below ``below``; return it."""
+    t0 = time.monotonic()
+    load = os.getloadavg()[0]
+    if load >= below:
+        print(f"waiting for the machine to settle (1-minute load {load:.2f})...", file=sys.stderr)
+    while load >= below and time.monotonic() - t0 < max_wait:
+        time.sleep(5)
+        load = os.getloadavg()[0]
+    return load
+
+
+#: Started when a benchmark imports this module; every report says what it saw.
+LOAD: LoadWatch | None = None
+
+
+def start_load_watch(max_wait: float = 300.0) -> LoadWatch:
+    """Wait for an idle machine (bounded), then watch the load for :func:`write_section`."""
+    global LOAD
+    if not {"-h", "--help"} & set(sys.argv[1:]):
+        wait_until_idle(max_wait)
+    LOAD = LoadWatch()
+    return LOAD
+
+
 def write_section(name: str, text: str, report: Path = REPORT) -> None:
-    """Replace this benchmark's section of ``report`` (``docs/BENCHMARKS.md``; appended if absent)."""
+    """Replace this benchmark's section of ``report`` (``docs/BENCHMARKS.md``; appended if absent).
+
+    The machine's load before and during the run (:class:`LoadWatch`) is added to the
+    text; a run on a busy machine is flagged there, and on stderr.
+    """
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     doc = report.read_text() if report.exists() else f"# {report.stem.title()}\n"
+    if LOAD is not None:
+        text = text.rstrip() + "\n\n" + LOAD.line() + "\n"
+        if LOAD.busy:
+            print("warning: " + LOAD.line(), file=sys.stderr)
     block = f"{start}\n{text.rstrip()}\n{end}"
     if start in doc and end in doc:
         doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, command, machine, run_timed, write_section  # noqa: E402
+from common import ROOT, command, machine, run_timed, start_load_watch, write_section  # noqa: E402
 
 REPORT = ROOT / "docs" / "RELIABILITY.md"
 
@@ -75,4 +75,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    start_load_watch()
     sys.exit(main())
