@@ -27,6 +27,7 @@ import numpy as np
 
 from va_utils import EmoTagError
 
+_PUBLISHED_YAMNET_HOP = 7680      # 0.48 s at 16 kHz (va_yamnet.HOP)
 _STATS = ("mean", "stdev", "min", "max", "p10", "p90", "dmean", "dstdev")
 
 # Rhythm/tonal outputs kept, and how: "scalar" keeps a number, "frames" takes statistics
@@ -80,6 +81,18 @@ class ExtractorConfig:
         the same decoded signal resampled to 16 kHz. On by default: the shipped models
         use the embedding, and the class scores say what each file is. Block-wise
         (long files) and per-window (``--segments``) analysis stream it patch by patch.
+    graph : str
+        ``"lean"`` (the default since issue 22): one frame chain (cut, window, transform
+        once) feeding every spectral descriptor (:class:`_LeanLowLevel`); the descriptors
+        that are sums of weighted power (energy bands, HFC, Bark and mel bands) come from
+        one matrix product over all frames, pitch and the harmonic peaks from Essentia's
+        algorithms per frame; pitch salience, spectral contrast, dissonance, strong peak and
+        the equal-loudness copy of the signal are gone, and every algorithm is told the
+        true sample rate. ``"full"``: Essentia's two low-level composites, as before (the
+        models and tables of earlier releases).
+    yamnet_hop : int, samples at 16 kHz
+        Hop between YAMNet patches: 15360 (0.96 s, half the published rate) in the lean
+        graph, 7680 (0.48 s, as published) in the full one.
     psychoacoustics : bool
         Also compute the ``psy.`` group (:mod:`va_psychoacoustics`): ISO 532-1 loudness,
         DIN 45692 sharpness, roughness and tonality per frame (with the usual statistics),
@@ -106,23 +119,31 @@ class ExtractorConfig:
     loudness_norm: float | None = None
     silence_dither: float = 1e-4
     yamnet: bool = True
-    psychoacoustics: bool = True
+    psychoacoustics: bool = False
+    graph: str = "lean"
+    yamnet_hop: int = 15360
 
     def __post_init__(self):
         bad = [s for s in self.stats if s not in _STATS]
         if bad or not self.stats:
             raise EmoTagError(f"Unknown statistics {bad}; expected some of {_STATS}")
+        if self.graph not in ("lean", "full"):
+            raise EmoTagError(f"Unknown extractor graph {self.graph!r}; expected 'lean' or 'full'")
         if self.sample_rate < 4000 or self.frame_size < 64 or not 0 < self.hop_size <= self.frame_size:
             raise EmoTagError(f"Implausible extractor settings: {self}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["stats"] = list(self.stats)
-        d["engine"] = "essentia.standard.Extractor"
+        d["engine"] = "essentia.standard.Extractor" if self.graph == "full" else "emotag lean graph (Essentia algorithms)"
         if not d["yamnet"]:
             del d["yamnet"]     # configurations from before the field keep their key and their models
         if not d["psychoacoustics"]:
             del d["psychoacoustics"]
+        if d["graph"] == "full":            # configurations from before issue 22: the same key
+            del d["graph"]
+        if not d.get("yamnet") or ("graph" not in d and d["yamnet_hop"] == _PUBLISHED_YAMNET_HOP):
+            del d["yamnet_hop"]
         return d
 
     @classmethod
@@ -131,6 +152,8 @@ class ExtractorConfig:
         kw = {k: v for k, v in d.items() if k in fields}
         kw.setdefault("yamnet", False)      # written before the field existed: no YAMNet group
         kw.setdefault("psychoacoustics", False)
+        kw.setdefault("graph", "full")      # written before issue 22: Essentia's two composites
+        kw.setdefault("yamnet_hop", _PUBLISHED_YAMNET_HOP if kw["graph"] == "full" else cls.yamnet_hop)
         if "stats" in kw:
             kw["stats"] = tuple(kw["stats"])
         return cls(**kw)
@@ -148,6 +171,10 @@ class ExtractorConfig:
 
 
 DEFAULT_CONFIG = ExtractorConfig()
+#: The default before issue 22 (Essentia's two composites, the psy. group, YAMNet every
+#: 0.48 s): the configuration of the tables and models of earlier releases, and the
+#: "before" of the harness's before/after.
+PREVIOUS_CONFIG = ExtractorConfig(graph="full", psychoacoustics=True, yamnet_hop=_PUBLISHED_YAMNET_HOP)
 
 
 def _essentia():
@@ -201,6 +228,183 @@ class _LowLevel:
         return _with_psy(pool, y, self.config)
 
 
+class _LeanLowLevel:
+    """The lean low-level graph: one frame chain for every spectral descriptor.
+
+    Frames are cut on Essentia's ``FrameCutter`` grid (frame ``k`` centred on sample
+    ``k * hop``, zero-padded at the ends, ``ceil(n / hop) + 1`` frames), windowed
+    (Blackman-Harris 62 dB, normalised as Essentia's ``Windowing``) and transformed once,
+    in batches of frames with NumPy. From that one magnitude spectrum:
+
+    * one matrix product gives everything that is a weighted sum of power: spectral
+      energy, the four energy bands, HFC, the Bark bands (those below Nyquist) and the 40
+      mel bands of the MFCC; the weights are read from Essentia's own ``Energy``,
+      ``EnergyBand``, ``HFC``, ``BarkBands`` and ``MelBands`` (one unit impulse per bin,
+      once per configuration), so the values are theirs;
+    * vectorised formulas give spectral RMS, flux, roll-off, decrease, centroid, spread,
+      skewness and kurtosis, the Bark-band shape, crest and flatness, the MFCC (log and
+      DCT of the mel bands, as Essentia's ``MFCC``), zero-crossing and silence rates;
+      ``tests/test_extractor.py`` checks each against the Essentia algorithm;
+    * per frame, Essentia's ``PitchYinFFT`` (the prosody needs it), ``SpectralPeaks``
+      (spectral complexity counts its peaks above 0.005), ``HarmonicPeaks`` and the
+      tristimulus, odd-to-even ratio and inharmonicity of the harmonics.
+
+    Compared with the two composites of the full graph it drops the equal-loudness copy
+    of the signal with its second frame chain, pitch salience, spectral contrast,
+    dissonance and strong peak, and tells every algorithm the true sample rate (the
+    composites leave most of theirs at 44.1 kHz).
+    """
+
+    BATCH = 512     # frames per NumPy batch: bounded memory for any signal length
+
+    def __init__(self, config):
+        es = _essentia()
+        self.config = config
+        sr, N = float(config.sample_rate), config.frame_size
+        n = N // 2 + 1
+        self.n_bins = n
+        self.window = np.asarray(es.Windowing(type="blackmanharris62", size=N, zeroPhase=False)(
+            np.ones(N, np.float32)), dtype=np.float32)
+        nyq = sr / 2
+
+        def weights(alg):
+            rows = []
+            for k in range(n):
+                e = np.zeros(n, np.float32)
+                e[k] = 1.0
+                rows.append(np.atleast_1d(np.asarray(alg(e), dtype=np.float64)))
+            return np.stack(rows)
+
+        bands = [("spectral_energy", weights(es.Energy()))]
+        for name, lo, hi in (("low", 20, 150), ("middle_low", 150, 800), ("middle_high", 800, 4000),
+                             ("high", 4000, 20000)):
+            bands.append((f"spectral_energyband_{name}", weights(es.EnergyBand(
+                startCutoffFrequency=min(lo, nyq), stopCutoffFrequency=min(hi, nyq), sampleRate=sr))))
+        bands.append(("hfc", weights(es.HFC(sampleRate=sr))))
+        bark = weights(es.BarkBands(numberBands=27, sampleRate=sr))
+        bark = bark[:, bark.any(axis=0)]                  # the bands below Nyquist
+        mel = weights(es.MelBands(inputSize=n, numberBands=40, sampleRate=sr, highFrequencyBound=min(11000.0, nyq),
+                                  type="power", normalize="unit_sum"))
+        self.scalar_names = [b[0] for b in bands]
+        self.n_bark = bark.shape[1]
+        self.W = np.concatenate([b[1] for b in bands] + [bark, mel], axis=1)
+        self.freqs = np.arange(n) * nyq / (n - 1)
+        self.silence_thresholds = [10 ** (t / 2.0 / 10.0) for t in (-20, -30, -60)]   # SilenceRate's
+        self.yin = es.PitchYinFFT(frameSize=N, sampleRate=sr)
+        self.peaks = es.SpectralPeaks(orderBy="frequency", minFrequency=sr / N, sampleRate=sr)
+        self.harmonic = es.HarmonicPeaks()
+        self.tristimulus = es.Tristimulus()
+        self.odd_even = es.OddToEvenHarmonicEnergyRatio()
+        self.inharmonicity = es.Inharmonicity()
+
+    def _frames(self, y, k0, k1):
+        N, hop = self.config.frame_size, self.config.hop_size
+        start = np.arange(k0, k1) * hop - N // 2
+        lo, hi = max(0, int(start[0])), min(y.size, int(start[-1]) + N)
+        seg = np.zeros(int(start[-1]) + N - int(start[0]), np.float32)
+        seg[lo - int(start[0]): hi - int(start[0])] = y[lo:hi]
+        idx = (start - start[0])[:, None] + np.arange(N)[None, :]
+        return seg[idx]
+
+    def __call__(self, y):
+        import scipy.fft
+        y = np.asarray(y, dtype=np.float32)
+        cfg = self.config
+        nyq = cfg.sample_rate / 2
+        n_fr = -(-y.size // cfg.hop_size) + 1
+        out: dict[str, list] = {}
+        prev = np.zeros(self.n_bins, np.float32)
+        for k0 in range(0, n_fr, self.BATCH):
+            F = self._frames(y, k0, min(n_fr, k0 + self.BATCH))
+            S = np.abs(scipy.fft.rfft(F * self.window, axis=1)).astype(np.float32)
+            part = self._vectorised(F, S, prev, nyq)
+            part.update(self._per_frame(S))
+            prev = S[-1]
+            for name, v in part.items():
+                out.setdefault(name, []).append(v)
+        # float32, as Essentia's algorithms return them
+        pool = _Pool({name: np.concatenate(v).astype(np.float32) for name, v in out.items()})
+        return _with_psy(pool, y, cfg)
+
+    def _vectorised(self, F, S, prev, nyq):
+        P = S.astype(np.float64) ** 2
+        B = P @ self.W
+        ns = len(self.scalar_names)
+        out = {f"lowLevel.{name}": B[:, i] for i, name in enumerate(self.scalar_names)}
+        bark = B[:, ns:ns + self.n_bark]
+        mel = B[:, ns + self.n_bark:]
+        import scipy.fft
+        out["lowLevel.mfcc"] = scipy.fft.dct(20 * np.log10(np.maximum(mel, 1e-10)), type=2, norm="ortho", axis=1)[:, :13]
+        out["lowLevel.barkbands"] = bark
+        out["lowLevel.spectral_rms"] = np.sqrt(P.mean(axis=1))
+        d = np.diff(np.concatenate([prev[None, :], S]), axis=0)
+        out["lowLevel.spectral_flux"] = np.sqrt((d.astype(np.float64) ** 2).sum(axis=1))
+        total = P.sum(axis=1)
+        cum = np.cumsum(P, axis=1)
+        k = np.argmax(cum >= 0.85 * total[:, None], axis=1)
+        out["lowLevel.spectral_rolloff"] = np.where(total > 0, self.freqs[k], 0.0)
+        f = self.freqs
+        fc = f - f.mean()
+        out["lowLevel.spectral_decrease"] = (P - P.mean(axis=1, keepdims=True)) @ fc / (fc @ fc)
+        for prefix, A, x in (("spectral", S, f), ("barkbands", bark, np.arange(bark.shape[1], dtype=np.float64))):
+            # central moments of the normalised distribution from raw moments (one matrix
+            # product), on an abscissa scaled to [0, 1] for accuracy, scaled back after
+            top = x[-1]
+            u = x / top
+            R = np.asarray(A, dtype=np.float64) @ np.stack([np.ones_like(u), u, u ** 2, u ** 3, u ** 4], axis=1)
+            s0 = np.where(R[:, 0] > 0, R[:, 0], 1.0)
+            m1, r2, r3, r4 = (R[:, i] / s0 for i in range(1, 5))
+            m2 = np.maximum(r2 - m1 ** 2, 0.0)
+            m3 = r3 - 3 * m1 * r2 + 2 * m1 ** 3
+            m4 = r4 - 4 * m1 * r3 + 6 * m1 ** 2 * r2 - 3 * m1 ** 4
+            with np.errstate(divide="ignore", invalid="ignore"):
+                skew = np.where(m2 > 1e-12, m3 / m2 ** 1.5, 0.0)
+                kurt = np.where(m2 > 1e-12, m4 / m2 ** 2 - 3.0, -3.0)
+            if prefix == "spectral":
+                out["lowLevel.spectral_centroid"] = np.where(R[:, 0] > 0, m1 * top, 0.0)
+            out[f"lowLevel.{prefix}_spread"] = m2 * top ** 2
+            out[f"lowLevel.{prefix}_skewness"] = skew
+            out[f"lowLevel.{prefix}_kurtosis"] = kurt
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = bark.mean(axis=1)
+            out["lowLevel.spectral_crest"] = np.where(mean > 0, bark.max(axis=1) / mean, 0.0)
+            geo = np.exp(np.log(np.where(bark > 0, bark, 1.0)).mean(axis=1))
+            flat = np.where((bark > 0).all(axis=1) & (mean > 0), -10 * np.log10(geo / mean) / 60.0, 1.0)
+        out["lowLevel.spectral_flatness_db"] = flat
+        pos = F > 0                      # as Essentia's ZeroCrossingRate: zero is not positive
+        out["lowLevel.zerocrossingrate"] = (pos[:, 1:] != pos[:, :-1]).sum(axis=1) / F.shape[1]
+        power = (F.astype(np.float64) ** 2).mean(axis=1)
+        for name, t in zip(("20dB", "30dB", "60dB"), self.silence_thresholds):
+            out[f"lowLevel.silence_rate_{name}"] = (power < t).astype(np.float64)
+        return out
+
+    def _per_frame(self, S):
+        # ``__compute__`` is what Essentia's Python wrapper calls after checking and
+        # converting its arguments; the inputs here are already contiguous float32, and
+        # skipping the wrapper halves the cost of these ~6 calls per frame
+        m = S.shape[0]
+        f0, conf, cx = np.zeros(m), np.zeros(m), np.zeros(m)
+        tri, oe, inh = np.zeros((m, 3)), np.zeros(m), np.zeros(m)
+        yin, peaks, harmonic = self.yin.__compute__, self.peaks.__compute__, self.harmonic.__compute__
+        tris, odd_even, inharm = (self.tristimulus.__compute__, self.odd_even.__compute__,
+                                  self.inharmonicity.__compute__)
+        S = np.ascontiguousarray(S, dtype=np.float32)
+        for i in range(m):
+            s = S[i]
+            f0[i], conf[i] = yin(s)
+            fr, mg = peaks(s)
+            cx[i] = np.count_nonzero(mg > 0.005)
+            if f0[i] > 0 and fr.size:
+                hf, hm = harmonic(fr, mg, float(f0[i]))
+                if hf.size:
+                    tri[i] = tris(hf, hm)
+                    oe[i] = odd_even(hf, hm)
+                    inh[i] = inharm(hf, hm)
+        return {"lowLevel.pitch": f0, "lowLevel.pitch_instantaneous_confidence": conf,
+                "lowLevel.spectral_complexity": cx, "sfx.tristimulus": tri,
+                "sfx.oddtoevenharmonicenergyratio": oe, "sfx.inharmonicity": inh}
+
+
 def _with_psy(pool, y, config):
     """Add the per-frame ``psy.`` descriptors (on the pool's own frame grid) when configured."""
     if not config.psychoacoustics:
@@ -232,7 +436,7 @@ def _algorithm(config: ExtractorConfig):
     tonal groups, Essentia's ``Extractor`` (which leaks about 1 MB per call).
     """
     if not (config.rhythm or config.tonal):
-        return _LowLevel(config)
+        return _LeanLowLevel(config) if config.graph == "lean" else _LowLevel(config)
     es = _essentia()
     return _Extractor(config, es.Extractor(
         lowLevel=True, rhythm=config.rhythm, midLevel=config.tonal, tuning=config.tonal,
@@ -459,7 +663,7 @@ def _features(y: np.ndarray, config: ExtractorConfig, *, yamnet: bool = True) ->
         feats.update(psy_sequence(pool, config))
     if config.yamnet and yamnet:
         import va_yamnet
-        feats.update(va_yamnet.features(y, config.sample_rate))
+        feats.update(va_yamnet.features(y, config.sample_rate, hop=config.yamnet_hop))
     return feats
 
 
@@ -755,7 +959,7 @@ def _yamnet_stream(config: ExtractorConfig, *, keep: bool):
     if not config.yamnet:
         return None
     import va_yamnet
-    return va_yamnet.Stream(config.sample_rate, keep=keep)
+    return va_yamnet.Stream(config.sample_rate, keep=keep, hop=config.yamnet_hop)
 
 
 def analyse_segments(chunks, config: ExtractorConfig = DEFAULT_CONFIG, *, window: float = 3.0, hop: float = 1.0,

@@ -101,18 +101,20 @@ def _model() -> _Model:
     return _Model()
 
 
-def n_patches(n_samples: int) -> int:
+def n_patches(n_samples: int, hop: int = HOP) -> int:
     """Patches of a signal of ``n_samples`` at 16 kHz: at least one, the last one zero-padded."""
-    return 1 + max(0, int(np.ceil((n_samples - PATCH) / HOP)))
+    return 1 + max(0, int(np.ceil((n_samples - PATCH) / hop)))
 
 
-def frames(y16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def frames(y16: np.ndarray, hop: int = HOP) -> tuple[np.ndarray, np.ndarray]:
     """Class scores and embeddings of every patch of a 16 kHz mono signal.
 
     Parameters
     ----------
     y16 : np.ndarray, shape (n,), float in [-1, 1], at 16 kHz
         A signal shorter than one patch is zero-padded to one patch.
+    hop : int, samples at 16 kHz
+        Hop between patches (the extractor configuration's ``yamnet_hop``).
 
     Returns
     -------
@@ -122,14 +124,14 @@ def frames(y16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y16 = np.asarray(y16, dtype=np.float32)
     if y16.ndim != 1:
         raise EmoTagError(f"YAMNet needs mono audio, given y.shape={y16.shape}")
-    n = n_patches(y16.size)
-    padded = np.zeros((n - 1) * HOP + PATCH, dtype=np.float32)
+    n = n_patches(y16.size, hop)
+    padded = np.zeros((n - 1) * hop + PATCH, dtype=np.float32)
     padded[:y16.size] = np.clip(y16, -1.0, 1.0)
     model = _model()
     scores = np.empty((n, N_CLASSES), dtype=np.float32)
     emb = np.empty((n, EMBEDDING_SIZE), dtype=np.float32)
     for k in range(n):
-        scores[k], emb[k] = model(padded[k * HOP: k * HOP + PATCH])
+        scores[k], emb[k] = model(padded[k * hop: k * hop + PATCH])
     return scores, emb
 
 
@@ -146,14 +148,14 @@ class Stream:
 
     ``feed(x)`` takes mono chunks at ``sr`` Hz (resampled to 16 kHz by a streaming soxr
     resampler) and runs every patch that is complete; ``finish()`` runs the last,
-    zero-padded one. Patches are on the same 0.48 s grid as :func:`frames`. Per patch the
+    zero-padded one. Patches are on the same grid as :func:`frames` with the same ``hop``. Per patch the
     stream keeps its class scores and embedding (about 6 kB, 45 MB per audio hour) when
     ``keep=True`` (for windows), else only their running sums (for a whole file).
     """
 
-    def __init__(self, sr: int, *, keep: bool = False):
+    def __init__(self, sr: int, *, keep: bool = False, hop: int = HOP):
         import soxr
-        self.sr, self.keep = int(sr), keep
+        self.sr, self.keep, self.hop = int(sr), keep, int(hop)
         self._rs = None if self.sr == SAMPLE_RATE else soxr.ResampleStream(self.sr, SAMPLE_RATE, 1, dtype="float32",
                                                                             quality="HQ")
         self._buf = np.zeros(0, np.float32)
@@ -175,7 +177,7 @@ class Stream:
     def _drain(self):
         while self._buf.size >= PATCH:
             self._run(self._buf[:PATCH])
-            self._buf = self._buf[HOP:]
+            self._buf = self._buf[self.hop:]
 
     def _push(self, y16):
         self._n16 += y16.size
@@ -189,10 +191,10 @@ class Stream:
     def finish(self) -> "Stream":
         if self._rs is not None:
             self._push(self._rs.resample_chunk(np.zeros(0, np.float32), last=True))
-        want = n_patches(self._n16)
+        want = n_patches(self._n16, self.hop)
         while self._done < want:           # the tail: zero-padded patches, as frames() pads
             self._run(np.pad(self._buf[:PATCH], (0, max(0, PATCH - self._buf[:PATCH].size))))
-            self._buf = self._buf[HOP:]
+            self._buf = self._buf[self.hop:]
         return self
 
     @property
@@ -205,7 +207,7 @@ class Stream:
 
     def centres(self) -> np.ndarray:
         """Each kept patch's centre, in seconds from the start of the stream."""
-        return (np.arange(len(self.scores)) * HOP + PATCH / 2) / SAMPLE_RATE
+        return (np.arange(len(self.scores)) * self.hop + PATCH / 2) / SAMPLE_RATE
 
     def window(self, a: float, b: float) -> np.ndarray:
         """The pooled features (scores then embedding) of the patches centred in ``[a, b)`` seconds.
@@ -232,9 +234,9 @@ def feature_names() -> tuple[str, ...]:
                  + [f"yamnet.embedding.{j}" for j in range(EMBEDDING_SIZE)])
 
 
-def features(y: np.ndarray, sr: int) -> dict[str, float]:
+def features(y: np.ndarray, sr: int, hop: int = HOP) -> dict[str, float]:
     """The pooled YAMNet features of a mono signal at ``sr`` Hz, by name (see :func:`feature_names`)."""
-    s, e = pooled(*frames(resample_to_16k(y, sr)))
+    s, e = pooled(*frames(resample_to_16k(y, sr), hop))
     return dict(zip(feature_names(), np.concatenate([s, e]).astype(np.float64)))
 
 

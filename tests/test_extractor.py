@@ -19,11 +19,17 @@ def test_feature_names_fixed_order_and_named():
     rich = feature_names(ExtractorConfig(rhythm=True, tonal=True))
     assert "rhythm.bpm" in rich and "tonal.hpcp.mean.0" in rich and len(rich) > N
     assert {"prosody.voiced_ratio", "prosody.f0_median", "sfx.log_attack_time"} <= set(names)
-    plain = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False, yamnet=False,
-                                          psychoacoustics=False))
-    assert len(plain) == 172 and not any(n.startswith("prosody.") for n in plain)
-    # the psy. group: 4 frame descriptors x the statistics, and 4 sequence features
-    assert sum(n.startswith("psy.") for n in names) == 4 * len(DEFAULT_CONFIG.stats) + 4
+    plain = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False, yamnet=False))
+    # the lean graph: 69 frame values (25 Bark bands below Nyquist, 13 MFCC, 3 tristimulus
+    # and 28 scalars) x 2 statistics; the full graph had 86 (27 Bark bands, 6 + 6 contrast)
+    assert len(plain) == 138 and not any(n.startswith("prosody.") for n in plain)
+    full = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False, yamnet=False,
+                                         graph="full"))
+    assert len(full) == 172 and "lowLevel.dissonance.mean" in full and "lowLevel.dissonance.mean" not in plain
+    # the psy. group (off by default since issue 22): 4 frame descriptors x the statistics, and 4 sequence features
+    assert not any(n.startswith("psy.") for n in names)
+    psy = feature_names(ExtractorConfig(psychoacoustics=True))
+    assert sum(n.startswith("psy.") for n in psy) == 4 * len(DEFAULT_CONFIG.stats) + 4
     # the default carries YAMNet's 521 class scores and 1024-d embedding, after our features
     assert sum(n.startswith("yamnet.score.") for n in names) == 521
     assert sum(n.startswith("yamnet.embedding.") for n in names) == 1024
@@ -192,9 +198,72 @@ def test_lowlevel_graph_equals_essentia_extractor_on_successive_signals():
     from essentia_engine import _algorithm
     ref = es.Extractor(lowLevel=True, rhythm=False, midLevel=False, tuning=False, highLevel=False, dynamics=False,
                        relativeIoi=False, sampleRate=22050.0, lowLevelFrameSize=2048, lowLevelHopSize=1024)
-    ours = _algorithm(DEFAULT_CONFIG)
+    from essentia_engine import PREVIOUS_CONFIG
+    ours = _algorithm(PREVIOUS_CONFIG)
     for y in (_scene(3, seed=1), _scene(2, seed=2) * 0.1, _scene(4, seed=3)):
         want, got = ref(y), ours(y)
         assert sorted(want.descriptorNames()) == sorted(n for n in got.descriptorNames() if not n.startswith("psy."))
         for name in want.descriptorNames():
             assert np.array_equal(np.asarray(want[name]), np.asarray(got[name])), name
+
+
+def test_lean_graph_matches_essentias_algorithms_on_its_one_spectrum():
+    """Each vectorised descriptor of the lean graph equals the Essentia algorithm run frame
+    by frame on the same windowed spectrum, with the true sample rate; the frame grid is
+    ``FrameCutter``'s, and the configuration keys of old artifacts are unchanged."""
+    import essentia.standard as es
+    from essentia_engine import PREVIOUS_CONFIG, _algorithm
+    sr, N, hop = 22050, 2048, 1024
+    y = _scene(3, seed=4)
+    y[: sr // 2] *= 0.001                                 # a quiet start: the silence rates move
+    pool = _algorithm(DEFAULT_CONFIG)(y)
+    frames = list(es.FrameGenerator(y, frameSize=N, hopSize=hop))
+    assert len(pool["lowLevel.pitch"]) == len(frames)
+    w = es.Windowing(type="blackmanharris62")
+    spec = es.Spectrum()
+    algos = {
+        "spectral_energy": es.Energy(), "hfc": es.HFC(sampleRate=sr), "spectral_rms": es.RMS(),
+        "spectral_rolloff": es.RollOff(sampleRate=sr), "spectral_centroid": es.Centroid(range=sr / 2),
+        "spectral_energyband_middle_high": es.EnergyBand(startCutoffFrequency=800, stopCutoffFrequency=4000,
+                                                         sampleRate=sr),
+    }
+    bark, mfcc, flux = es.BarkBands(numberBands=27, sampleRate=sr), es.MFCC(sampleRate=sr), es.Flux()
+    moments, shape = es.CentralMoments(range=sr / 2), es.DistributionShape()
+    bmoments, crest, flat = es.CentralMoments(range=24), es.Crest(), es.FlatnessDB()
+    zcr, yin = es.ZeroCrossingRate(), es.PitchYinFFT(frameSize=N, sampleRate=sr)
+    decrease, square = es.Decrease(range=sr / 2), es.UnaryOperator(type="square")
+    want = {k: [] for k in list(algos) + ["barkbands", "mfcc", "spectral_flux", "spectral_spread", "spectral_skewness",
+                                          "spectral_kurtosis", "barkbands_spread", "spectral_crest",
+                                          "spectral_flatness_db", "zerocrossingrate", "pitch", "spectral_decrease"]}
+    for fr in frames:
+        s = spec(w(fr))
+        for k, a in algos.items():
+            want[k].append(a(s))
+        b = bark(s)[:25]
+        want["barkbands"].append(b)
+        want["mfcc"].append(mfcc(s)[1])
+        want["spectral_flux"].append(flux(s))
+        sp, sk, ku = shape(moments(s))
+        want["spectral_spread"].append(sp)
+        want["spectral_skewness"].append(sk)
+        want["spectral_kurtosis"].append(ku)
+        want["barkbands_spread"].append(shape(bmoments(b))[0])
+        want["spectral_crest"].append(crest(b))
+        want["spectral_flatness_db"].append(flat(b))
+        want["zerocrossingrate"].append(zcr(fr))
+        want["pitch"].append(yin(s)[0])
+        want["spectral_decrease"].append(decrease(square(s)))
+    for k, v in want.items():
+        got, ref = np.asarray(pool["lowLevel." + k], dtype=np.float64), np.asarray(v, dtype=np.float64)
+        scale = np.abs(ref).max() + 1e-12
+        assert np.abs(got - ref).max() / scale < 2e-3, k
+    # silence rates: Essentia's SilenceRate (thresholds of the composite), frame by frame
+    rate = es.SilenceRate(thresholds=[10 ** (t / 20.0) for t in (-20, -30, -60)])
+    ref = np.array([rate(fr) for fr in frames], dtype=np.float64)
+    for i, name in enumerate(("20dB", "30dB", "60dB")):
+        assert np.array_equal(np.asarray(pool[f"lowLevel.silence_rate_{name}"]), ref[:, i]), name
+    assert ref[:, 2].min() == 0 and ref[:, 2].max() == 1      # the quiet start moves the 60 dB rate
+    # the configurations of earlier releases keep their keys (their caches and models stay valid)
+    assert ExtractorConfig.from_dict(PREVIOUS_CONFIG.to_dict()) == PREVIOUS_CONFIG
+    assert PREVIOUS_CONFIG.key == "a91901eee5065b00"
+    assert ExtractorConfig.from_dict(DEFAULT_CONFIG.to_dict()) == DEFAULT_CONFIG and DEFAULT_CONFIG.key != PREVIOUS_CONFIG.key
