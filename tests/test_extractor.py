@@ -19,17 +19,16 @@ def test_feature_names_fixed_order_and_named():
     rich = feature_names(ExtractorConfig(rhythm=True, tonal=True))
     assert "rhythm.bpm" in rich and "tonal.hpcp.mean.0" in rich and len(rich) > N
     assert {"prosody.voiced_ratio", "prosody.f0_median", "sfx.log_attack_time"} <= set(names)
-    plain = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False, yamnet=False))
+    plain = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False, yamnet=False,
+                                          graph="lean", psychoacoustics=False))
     # the lean graph: 69 frame values (25 Bark bands below Nyquist, 13 MFCC, 3 tristimulus
     # and 28 scalars) x 2 statistics; the full graph had 86 (27 Bark bands, 6 + 6 contrast)
     assert len(plain) == 138 and not any(n.startswith("prosody.") for n in plain)
     full = feature_names(ExtractorConfig(stats=("mean", "stdev"), envelope=False, prosody=False, yamnet=False,
-                                         graph="full"))
+                                         graph="full", psychoacoustics=False))
     assert len(full) == 172 and "lowLevel.dissonance.mean" in full and "lowLevel.dissonance.mean" not in plain
-    # the psy. group (off by default since issue 22): 4 frame descriptors x the statistics, and 4 sequence features
-    assert not any(n.startswith("psy.") for n in names)
-    psy = feature_names(ExtractorConfig(psychoacoustics=True))
-    assert sum(n.startswith("psy.") for n in psy) == 4 * len(DEFAULT_CONFIG.stats) + 4
+    # the psy. group: 4 frame descriptors x the statistics, and 4 sequence features
+    assert sum(n.startswith("psy.") for n in names) == 4 * len(DEFAULT_CONFIG.stats) + 4
     # the default carries YAMNet's 521 class scores and 1024-d embedding, after our features
     assert sum(n.startswith("yamnet.score.") for n in names) == 521
     assert sum(n.startswith("yamnet.embedding.") for n in names) == 1024
@@ -212,11 +211,11 @@ def test_lean_graph_matches_essentias_algorithms_on_its_one_spectrum():
     by frame on the same windowed spectrum, with the true sample rate; the frame grid is
     ``FrameCutter``'s, and the configuration keys of old artifacts are unchanged."""
     import essentia.standard as es
-    from essentia_engine import PREVIOUS_CONFIG, _algorithm
+    from essentia_engine import LEAN_CONFIG, PREVIOUS_CONFIG, _algorithm
     sr, N, hop = 22050, 2048, 1024
     y = _scene(3, seed=4)
     y[: sr // 2] *= 0.001                                 # a quiet start: the silence rates move
-    pool = _algorithm(DEFAULT_CONFIG)(y)
+    pool = _algorithm(LEAN_CONFIG)(y)
     frames = list(es.FrameGenerator(y, frameSize=N, hopSize=hop))
     assert len(pool["lowLevel.pitch"]) == len(frames)
     w = es.Windowing(type="blackmanharris62")
@@ -266,4 +265,5 @@ def test_lean_graph_matches_essentias_algorithms_on_its_one_spectrum():
     # the configurations of earlier releases keep their keys (their caches and models stay valid)
     assert ExtractorConfig.from_dict(PREVIOUS_CONFIG.to_dict()) == PREVIOUS_CONFIG
     assert PREVIOUS_CONFIG.key == "a91901eee5065b00"
-    assert ExtractorConfig.from_dict(DEFAULT_CONFIG.to_dict()) == DEFAULT_CONFIG and DEFAULT_CONFIG.key != PREVIOUS_CONFIG.key
+    assert DEFAULT_CONFIG == PREVIOUS_CONFIG
+    assert ExtractorConfig.from_dict(LEAN_CONFIG.to_dict()) == LEAN_CONFIG and LEAN_CONFIG.key != PREVIOUS_CONFIG.key
