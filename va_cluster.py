@@ -195,7 +195,6 @@ def run_tasks(func, chunks, *, args=(), spec: ClusterSpec, jobs: int = 1, on_fai
 
         for c in chunks:
             submit(c)
-        tries: dict[int, int] = {}
         submitted = last_alive = time.monotonic()
         accepted = False
         while pending:
@@ -210,16 +209,7 @@ def run_tasks(func, chunks, *, args=(), spec: ClusterSpec, jobs: int = 1, on_fai
                 if fut.status == "finished":
                     yield fut.result()
                     continue
-                if fut.status != "error" and tries.get(id(chunk), 0) < 3:
-                    # cancelled or lost by the cluster (e.g. a worker died as the result
-                    # was being sent): not a failure of the files, so run the chunk again
-                    tries[id(chunk)] = tries.get(id(chunk), 0) + 1
-                    fut.release()
-                    submit(chunk)
-                    continue
-                exc = fut.exception() if fut.status == "error" else None
-                if exc is None:
-                    exc = RuntimeError(f"the task was {fut.status} by the cluster three times")
+                exc = fut.exception()
                 text = str(exc).splitlines()[0] if str(exc) else ""
                 msg = f"failed on the Dask cluster ({type(exc).__name__}: {text})"
                 fut.release()
